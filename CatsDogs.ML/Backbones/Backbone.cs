@@ -1,0 +1,166 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using CatsDogs.ML.Imaging;
+using Microsoft.ML.OnnxRuntime;
+
+namespace CatsDogs.ML.Backbones;
+
+/// <summary>
+/// An opened backbone: the single owner of its ONNX Runtime session. Validated against its spec when opened;
+/// <see cref="Run"/> may be called from many threads at once (ONNX Runtime sessions allow concurrent runs).
+/// </summary>
+internal sealed class Backbone : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly long[] _inputShape;
+    private readonly long[] _outputShape;
+    private readonly string[] _inputNames;
+    private readonly string[] _outputNames;
+
+    private Backbone(BackboneSpec spec, string modelPath, string modelSha256, string? meanImageSha256, InferenceSession session, TensorWriter writer, long[] outputShape)
+    {
+        Spec = spec;
+        ModelPath = modelPath;
+        ModelSha256 = modelSha256;
+        _session = session;
+        Writer = writer;
+        _inputShape = spec.Layout == TensorLayout.Nchw ? [1, 3, spec.InputHeight, spec.InputWidth] : [1, spec.InputHeight, spec.InputWidth, 3];
+        _outputShape = outputShape;
+        _inputNames = [spec.InputName];
+        _outputNames = [spec.PooledOutputName];
+        Fingerprint = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join(
+            '\n',
+            "model=" + modelSha256,
+            "mean=" + (meanImageSha256 ?? ""),
+            "input=" + spec.InputName,
+            "pooled=" + spec.PooledOutputName,
+            "dim=" + spec.FeatureDimension.ToString(CultureInfo.InvariantCulture),
+            spec.PreprocessingSignature))));
+    }
+
+    /// <summary>The spec this backbone was opened with.</summary>
+    public BackboneSpec Spec { get; }
+
+    /// <summary>Where the ONNX file was found.</summary>
+    public string ModelPath { get; }
+
+    /// <summary>SHA-256 of the ONNX file.</summary>
+    public string ModelSha256 { get; }
+
+    /// <summary>Identifies everything that determines this backbone's features for a given photo (cache keys).</summary>
+    public string Fingerprint { get; }
+
+    /// <summary>Writes RGBA pixels as this backbone's input tensor.</summary>
+    public TensorWriter Writer { get; }
+
+    /// <summary>
+    /// Locates, verifies and opens the backbone's file(s).
+    /// </summary>
+    /// <exception cref="BackboneFileNotFoundException">A file is missing.</exception>
+    /// <exception cref="BackboneMismatchException">A file is not ONNX, or its hash, names or shapes differ from the spec.</exception>
+    public static Backbone Open(BackboneSpec spec, string? modelsDirectory, string? expectedSha256 = null)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var path = ModelFiles.Locate(spec, spec.FileName, modelsDirectory);
+        var sha = ModelFiles.Sha256(path);
+        foreach (var (expected, why) in new[] { (spec.Sha256, "the catalogue expects"), (expectedSha256, "the saved model was trained with") })
+        {
+            if (expected is not null && !string.Equals(expected, sha, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new BackboneMismatchException(path, $"'{path}' for backbone '{spec.Name}' has SHA-256 {sha}, but {why} {expected}. "
+                    + $"Use the original file. {spec.HowToObtain}");
+            }
+        }
+
+        float[]? meanImage = null;
+        string? meanSha = null;
+        if (spec.Normalization.Kind == NormalizationKind.CaffeMeanImage)
+        {
+            var meanPath = ModelFiles.Locate(spec, spec.Normalization.MeanImageFile
+                ?? throw new ArgumentException($"Backbone '{spec.Name}' uses a mean image but names no MeanImageFile."), modelsDirectory);
+            meanSha = ModelFiles.Sha256(meanPath);
+            meanImage = MeanImage.Load(meanPath, spec);
+        }
+
+        var session = OpenSession(path, spec);
+        try
+        {
+            var outputShape = Validate(session, path, spec);
+            return new Backbone(spec, path, sha, meanSha, session, new TensorWriter(spec, meanImage), outputShape);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Runs one image tensor (<see cref="TensorWriter.Length"/> floats) and writes the pooled features.</summary>
+    public void Run(float[] input, float[] features)
+    {
+        using var inputValue = OrtValue.CreateTensorValueFromMemory(input, _inputShape);
+        using var outputValue = OrtValue.CreateTensorValueFromMemory(features, _outputShape);
+        _session.Run(null, _inputNames, [inputValue], _outputNames, [outputValue]);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _session.Dispose();
+
+    private static InferenceSession OpenSession(string path, BackboneSpec spec)
+    {
+        // One intra-op thread per session: callers run one image per core concurrently, which keeps every core busy
+        // with less synchronisation than ORT's own thread pool spinning over a batch of one.
+        using var options = new SessionOptions
+        {
+            IntraOpNumThreads = 1,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        };
+        try
+        {
+            return new InferenceSession(path, options);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new BackboneMismatchException(path, $"'{path}' for backbone '{spec.Name}' cannot be opened as an ONNX model: {e.Message} "
+                + $"The file may be truncated or not ONNX. {spec.HowToObtain}", e);
+        }
+    }
+
+    // Checks the spec's claims against the file and returns the pooled output's shape for a batch of one.
+    private static long[] Validate(InferenceSession session, string path, BackboneSpec spec)
+    {
+        string Problem(string what) => $"'{path}' does not match backbone spec '{spec.Name}': {what}";
+
+        if (!session.InputMetadata.TryGetValue(spec.InputName, out var input))
+        {
+            throw new BackboneMismatchException(path, Problem($"it has no input named '{spec.InputName}'; its inputs are [{string.Join(", ", session.InputMetadata.Keys)}]."));
+        }
+
+        int[] expected = spec.Layout == TensorLayout.Nchw ? [1, 3, spec.InputHeight, spec.InputWidth] : [1, spec.InputHeight, spec.InputWidth, 3];
+        var actual = input.Dimensions;
+        if (actual.Length != 4 || Enumerable.Range(0, 4).Any(i => actual[i] > 0 && actual[i] != expected[i]))
+        {
+            throw new BackboneMismatchException(path, Problem(
+                $"input '{spec.InputName}' has shape [{string.Join(", ", actual)}], but the spec says {spec.Layout} [{string.Join(", ", expected)}] "
+                + "(a dimension ≤ 0 is dynamic)."));
+        }
+
+        if (!session.OutputMetadata.TryGetValue(spec.PooledOutputName, out var output))
+        {
+            throw new BackboneMismatchException(path, Problem($"it has no output named '{spec.PooledOutputName}'; its outputs are [{string.Join(", ", session.OutputMetadata.Keys)}]."));
+        }
+
+        var shape = output.Dimensions.Select((d, i) => i == 0 || d <= 0 ? 1L : d).ToArray();
+        var length = shape.Aggregate(1L, (a, b) => a * b);
+        if (length != spec.FeatureDimension)
+        {
+            throw new BackboneMismatchException(path, Problem(
+                $"output '{spec.PooledOutputName}' has shape [{string.Join(", ", output.Dimensions)}] ({length} values per image), but the spec says {spec.FeatureDimension}."));
+        }
+
+        return shape;
+    }
+}

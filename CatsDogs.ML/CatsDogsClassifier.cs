@@ -1,0 +1,137 @@
+using CatsDogs.ML.Backbones;
+using CatsDogs.ML.Data;
+using CatsDogs.ML.Evaluation;
+using CatsDogs.ML.Features;
+using CatsDogs.ML.Persistence;
+using CatsDogs.ML.Training;
+
+namespace CatsDogs.ML;
+
+/// <summary>
+/// A trained cats-vs-dogs classifier: backbones + logistic head, returning P(dog). Get one from
+/// <see cref="CatsDogsTrainer.Train"/> or <see cref="Load"/>; dispose it to release the ONNX Runtime sessions.
+/// All members are safe to call from several threads at once, except <see cref="Dispose"/>.
+/// </summary>
+public sealed class CatsDogsClassifier : IDisposable
+{
+    private readonly Backbone[] _backbones;
+    private readonly LogisticHead _head;
+    private readonly FeatureExtractor _extractor;
+    private bool _disposed;
+
+    internal CatsDogsClassifier(Backbone[] backbones, LogisticHead head, FeatureExtractor extractor, TrainingSummary? training)
+    {
+        _backbones = backbones;
+        _head = head;
+        _extractor = extractor;
+        Training = training;
+    }
+
+    /// <summary>The backbones whose features feed the head, in concatenation order.</summary>
+    public IReadOnlyList<BackboneSpec> Backbones => _backbones.Select(b => b.Spec).ToArray();
+
+    /// <summary>What training did (regularisation search, skipped photos); <c>null</c> for a model trained by an older version.</summary>
+    public TrainingSummary? Training { get; }
+
+    /// <summary>P(dog) for the photo at <paramref name="path"/>.</summary>
+    /// <exception cref="ImageDecodeException">The file cannot be read or decoded; the message names it and says why.</exception>
+    public DogPrediction Predict(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ImageDecodeException(path, $"the file cannot be read: {e.Message}", e);
+        }
+
+        return Predict(bytes, path);
+    }
+
+    /// <summary>P(dog) for an encoded photo read from <paramref name="stream"/>.</summary>
+    public DogPrediction Predict(Stream stream, string source = "stream")
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return Predict(copy.GetBuffer().AsSpan(0, (int)copy.Length), source);
+    }
+
+    /// <summary>P(dog) for an encoded photo (JPEG, PNG, BMP, WebP, GIF) held in memory.</summary>
+    public DogPrediction Predict(ReadOnlySpan<byte> encodedImage, string source = "bytes")
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var features = _extractor.ExtractOne(encodedImage, source);
+        return new DogPrediction(source, _head.Predict([features])[0]);
+    }
+
+    /// <summary>Scores many photos; each is either scored or listed as skipped with its reason, in input order.</summary>
+    public BatchPrediction PredictMany(IEnumerable<ImageEntry> images, IProgress<CatsDogsProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var extracted = _extractor.Extract(images as IReadOnlyList<ImageEntry> ?? images.ToArray(), progress, cancellationToken);
+        var probabilities = extracted.Features.Count == 0 ? [] : _head.Predict(extracted.Features);
+        var scored = extracted.Images.Select((image, i) => new ImagePrediction(image, probabilities[i])).ToArray();
+        return new BatchPrediction(scored, extracted.Skipped);
+    }
+
+    /// <summary>Scores every image under <paramref name="directory"/> (see <see cref="ImageDataset.FromFolder"/>).</summary>
+    public BatchPrediction PredictFolder(string directory, IProgress<CatsDogsProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        PredictMany(ImageDataset.FromFolder(directory), progress, cancellationToken);
+
+    /// <summary>Scores labelled photos and reports log loss, accuracy, AUC, the confusion matrix and the worst photos.</summary>
+    /// <exception cref="ArgumentException">A photo is unlabelled, or none could be scored.</exception>
+    public EvaluationReport Evaluate(IEnumerable<ImageEntry> data, IProgress<CatsDogsProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var prediction = PredictMany(data, progress, cancellationToken);
+        return EvaluationReport.Create(prediction.Scored, prediction.Skipped);
+    }
+
+    /// <summary>
+    /// Saves a versioned bundle: a manifest (format version, backbones with their specs and file hashes, training
+    /// summary) around ML.NET's own model zip. The backbone files themselves are not copied.
+    /// </summary>
+    public void Save(string path)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ModelBundle.Save(path, _backbones, _head, Training);
+    }
+
+    /// <summary>
+    /// Loads a bundle written by <see cref="Save"/>, reopening its backbones from the models directories and
+    /// refusing files whose hash differs from the ones it was trained with.
+    /// </summary>
+    /// <param name="path">The bundle.</param>
+    /// <param name="modelsDirectory">An extra folder searched first for backbone files.</param>
+    /// <param name="cacheDirectory">Feature cache for batch scoring; <c>null</c> for the default folder.</param>
+    /// <param name="useCache">Whether batch scoring reads and writes the feature cache.</param>
+    /// <exception cref="ModelBundleException">The bundle is unreadable, tampered with or from a newer format.</exception>
+    /// <exception cref="BackboneFileNotFoundException">A backbone file is missing.</exception>
+    /// <exception cref="BackboneMismatchException">A backbone file differs from the one the model was trained with.</exception>
+    public static CatsDogsClassifier Load(string path, string? modelsDirectory = null, string? cacheDirectory = null, bool useCache = true)
+    {
+        var (specs, hashes, head, training) = ModelBundle.Load(path);
+        var backbones = CatsDogsTrainer.OpenBackbones(specs, modelsDirectory, hashes);
+        var options = new CatsDogsOptions { CacheDirectory = cacheDirectory, UseCache = useCache };
+        return new CatsDogsClassifier(backbones, head, new FeatureExtractor(backbones, CatsDogsTrainer.CreateCache(options)), training);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        foreach (var backbone in _backbones)
+        {
+            backbone.Dispose();
+        }
+    }
+}

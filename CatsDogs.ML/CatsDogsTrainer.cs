@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using CatsDogs.ML.Backbones;
+using CatsDogs.ML.Data;
+using CatsDogs.ML.Features;
+using CatsDogs.ML.Training;
+
+namespace CatsDogs.ML;
+
+/// <summary>
+/// Trains a <see cref="CatsDogsClassifier"/>: configure with <see cref="CatsDogsOptions"/>, then call
+/// <see cref="Train"/> on a labelled <see cref="ImageDataset"/>.
+/// </summary>
+/// <example>
+/// <code>
+/// var data = ImageDataset.FromFolder("train");
+/// using var classifier = new CatsDogsTrainer().Train(data);
+/// Console.WriteLine(classifier.Predict("photo.jpg").DogProbability);
+/// </code>
+/// </example>
+public sealed class CatsDogsTrainer
+{
+    /// <summary>Creates a trainer with <paramref name="options"/> (defaults: ResNet18, seed 42, 20% validation).</summary>
+    public CatsDogsTrainer(CatsDogsOptions? options = null)
+    {
+        Options = options ?? new CatsDogsOptions();
+        if (Options.Backbones.Count == 0)
+        {
+            throw new ArgumentException("Choose at least one backbone.", nameof(options));
+        }
+    }
+
+    /// <summary>The options this trainer uses.</summary>
+    public CatsDogsOptions Options { get; }
+
+    /// <summary>
+    /// Extracts (or reads cached) features for every photo, chooses the head's L2 weight on a stratified validation
+    /// split and refits on all usable photos. Photos that cannot be decoded are skipped and listed in
+    /// <see cref="CatsDogsClassifier.Training"/>; the run goes on.
+    /// </summary>
+    /// <exception cref="ArgumentException">A photo is unlabelled, or a class has fewer than two usable photos.</exception>
+    /// <exception cref="BackboneFileNotFoundException">A backbone file is missing.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    public CatsDogsClassifier Train(ImageDataset data, IProgress<CatsDogsProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var unlabeled = data.FirstOrDefault(e => e.Label is null);
+        if (unlabeled is not null)
+        {
+            throw new ArgumentException($"'{unlabeled.Path}' has no label: training needs cat.N.jpg / dog.N.jpg names or cat/ and dog/ folders.", nameof(data));
+        }
+
+        var backbones = OpenBackbones(Options.Backbones, Options.ModelsDirectory);
+        try
+        {
+            var extractor = new FeatureExtractor(backbones, CreateCache(Options)) { MaxDegreeOfParallelism = Options.MaxDegreeOfParallelism };
+            var clock = Stopwatch.StartNew();
+            var extracted = extractor.Extract(data, progress, cancellationToken);
+            var featureTime = clock.Elapsed;
+
+            var labels = extracted.Images.Select(e => e.Label!.Value).ToArray();
+            foreach (var label in new[] { PetLabel.Cat, PetLabel.Dog })
+            {
+                if (labels.Count(l => l == label) < 2)
+                {
+                    throw new ArgumentException(
+                        $"Training needs at least two usable photos of each class; found {labels.Count(l => l == label)} {label.ToString().ToLowerInvariant()} photo(s) "
+                        + $"among {data.Count} ({extracted.Skipped.Count} skipped).",
+                        nameof(data));
+                }
+            }
+
+            progress?.Report(new CatsDogsProgress("training head", 0, 1));
+            clock.Restart();
+            var (head, trials, best) = HeadTrainer.Train(
+                extracted.Features, labels, Options.L2Grid, Options.ValidationFraction, Options.Seed, Options.MaxDegreeOfParallelism, cancellationToken);
+            progress?.Report(new CatsDogsProgress("training head", 1, 1));
+            var summary = new TrainingSummary
+            {
+                TrainedOn = labels.Length,
+                Cats = labels.Count(l => l == PetLabel.Cat),
+                Dogs = labels.Count(l => l == PetLabel.Dog),
+                Skipped = extracted.Skipped,
+                Trials = trials,
+                Best = best,
+                Seed = Options.Seed,
+                FeatureTime = featureTime,
+                HeadTime = clock.Elapsed,
+            };
+            return new CatsDogsClassifier(backbones, head, extractor, summary);
+        }
+        catch
+        {
+            foreach (var backbone in backbones)
+            {
+                backbone.Dispose();
+            }
+
+            throw;
+        }
+    }
+
+    internal static FeatureCache? CreateCache(CatsDogsOptions options) =>
+        options.UseCache ? new FeatureCache(options.CacheDirectory ?? FeatureCache.DefaultDirectory) : null;
+
+    internal static Backbone[] OpenBackbones(IReadOnlyList<BackboneSpec> specs, string? modelsDirectory, IReadOnlyList<string?>? expectedSha256 = null)
+    {
+        var duplicate = specs.GroupBy(s => s.Name, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            throw new ArgumentException($"Backbone '{duplicate.Key}' is listed more than once.", nameof(specs));
+        }
+
+        var opened = new List<Backbone>();
+        try
+        {
+            for (var i = 0; i < specs.Count; i++)
+            {
+                opened.Add(Backbone.Open(specs[i], modelsDirectory, expectedSha256?[i]));
+            }
+
+            return opened.ToArray();
+        }
+        catch
+        {
+            opened.ForEach(b => b.Dispose());
+            throw;
+        }
+    }
+}

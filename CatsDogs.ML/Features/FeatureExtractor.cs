@@ -1,0 +1,194 @@
+using System.Security.Cryptography;
+using CatsDogs.ML.Backbones;
+using CatsDogs.ML.Data;
+using CatsDogs.ML.Imaging;
+
+namespace CatsDogs.ML.Features;
+
+/// <summary>Features of the photos that could be used, in input order, and the ones that could not.</summary>
+internal sealed record ExtractedFeatures(IReadOnlyList<ImageEntry> Images, IReadOnlyList<float[]> Features, IReadOnlyList<SkippedImage> Skipped);
+
+/// <summary>
+/// Photo → concatenated pooled features of every backbone, in the backbones' order. Each photo is read and hashed
+/// once, looked up in the cache per backbone, and decoded once (rendered once per input size) for the backbones that
+/// missed. Photos are processed concurrently, one per core, each backbone session running single-threaded.
+/// </summary>
+internal sealed class FeatureExtractor
+{
+    private readonly IReadOnlyList<Backbone> _backbones;
+    private readonly FeatureCache? _cache;
+    private readonly int[] _offsets;
+
+    public FeatureExtractor(IReadOnlyList<Backbone> backbones, FeatureCache? cache)
+    {
+        if (backbones.Count == 0)
+        {
+            throw new ArgumentException("At least one backbone is needed.", nameof(backbones));
+        }
+
+        _backbones = backbones;
+        _cache = cache;
+        _offsets = new int[backbones.Count];
+        for (var i = 1; i < backbones.Count; i++)
+        {
+            _offsets[i] = _offsets[i - 1] + backbones[i - 1].Spec.FeatureDimension;
+        }
+
+        Dimension = backbones.Sum(b => b.Spec.FeatureDimension);
+    }
+
+    /// <summary>Length of the concatenated feature vector.</summary>
+    public int Dimension { get; }
+
+    /// <summary>How many photos each worker takes at a time; the degree of parallelism.</summary>
+    public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Extracts features for a batch; unusable photos are reported, never thrown.</summary>
+    public ExtractedFeatures Extract(IReadOnlyList<ImageEntry> images, IProgress<CatsDogsProgress>? progress, CancellationToken cancellationToken, string stage = "features")
+    {
+        var features = new float[images.Count][];
+        var reasons = new string?[images.Count];
+        var done = 0;
+        progress?.Report(new CatsDogsProgress(stage, 0, images.Count));
+        var options = new ParallelOptions { MaxDegreeOfParallelism = MaxDegreeOfParallelism, CancellationToken = cancellationToken };
+        Parallel.For(0, images.Count, options, () => new Scratch(_backbones), (i, _, scratch) =>
+        {
+            var output = new float[Dimension];
+            reasons[i] = TryExtract(images[i], scratch, output);
+            features[i] = output;
+            var completed = Interlocked.Increment(ref done);
+            if (completed % 16 == 0 || completed == images.Count)
+            {
+                progress?.Report(new CatsDogsProgress(stage, completed, images.Count));
+            }
+
+            return scratch;
+        }, _ => { });
+
+        var used = new List<ImageEntry>(images.Count);
+        var vectors = new List<float[]>(images.Count);
+        var skipped = new List<SkippedImage>();
+        for (var i = 0; i < images.Count; i++)
+        {
+            if (reasons[i] is { } reason)
+            {
+                skipped.Add(new SkippedImage(images[i], reason));
+            }
+            else
+            {
+                used.Add(images[i]);
+                vectors.Add(features[i]);
+            }
+        }
+
+        return new ExtractedFeatures(used, vectors, skipped);
+    }
+
+    /// <summary>Features of one encoded photo, without the cache.</summary>
+    /// <exception cref="ImageDecodeException">The bytes are not a usable image.</exception>
+    public float[] ExtractOne(ReadOnlySpan<byte> bytes, string source)
+    {
+        var output = new float[Dimension];
+        Compute(bytes, source, new Scratch(_backbones), output, missing: null);
+        return output;
+    }
+
+    // Returns null on success, else the reason the photo was skipped.
+    private string? TryExtract(ImageEntry image, Scratch scratch, float[] output)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(image.Path);
+        }
+        catch (FileNotFoundException)
+        {
+            return "the file no longer exists (it vanished after the folder was listed).";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"the file cannot be read: {e.Message}";
+        }
+
+        var keys = new byte[_backbones.Count][];
+        var missing = new bool[_backbones.Count];
+        var imageHash = _cache is null ? "" : Convert.ToHexStringLower(SHA256.HashData(bytes));
+        var anyMissing = false;
+        for (var b = 0; b < _backbones.Count; b++)
+        {
+            keys[b] = _cache is null ? [] : FeatureCache.Key(_backbones[b].Fingerprint, imageHash);
+            missing[b] = _cache is null || !_cache.TryRead(keys[b], output.AsSpan(_offsets[b], _backbones[b].Spec.FeatureDimension));
+            anyMissing |= missing[b];
+        }
+
+        if (!anyMissing)
+        {
+            return null;
+        }
+
+        try
+        {
+            Compute(bytes, image.Path, scratch, output, missing);
+        }
+        catch (ImageDecodeException e)
+        {
+            return e.Reason;
+        }
+
+        for (var b = 0; b < _backbones.Count; b++)
+        {
+            if (missing[b])
+            {
+                _cache?.Write(keys[b], output.AsSpan(_offsets[b], _backbones[b].Spec.FeatureDimension));
+            }
+        }
+
+        return null;
+    }
+
+    // Decodes once, renders once per input size and runs the backbones that are still missing.
+    private void Compute(ReadOnlySpan<byte> bytes, string source, Scratch scratch, float[] output, bool[]? missing)
+    {
+        var needed = Enumerable.Range(0, _backbones.Count).Where(b => missing is null || missing[b]).ToArray();
+        var minSize = needed.Max(b => Math.Max(_backbones[b].Spec.InputWidth, _backbones[b].Spec.InputHeight));
+        using var decoded = ImageDecoder.Decode(bytes, source, minSize);
+        scratch.Rendered.Clear();
+        foreach (var b in needed)
+        {
+            var spec = _backbones[b].Spec;
+            var view = (spec.InputWidth, spec.InputHeight, spec.Resize);
+            if (!scratch.Rendered.Contains(view))
+            {
+                decoded.RenderTo(spec.InputWidth, spec.InputHeight, spec.Resize, scratch.Pixels(view));
+                scratch.Rendered.Add(view);
+            }
+
+            _backbones[b].Writer.Write(scratch.Pixels(view), scratch.Inputs[b]);
+            _backbones[b].Run(scratch.Inputs[b], scratch.Outputs[b]);
+            scratch.Outputs[b].CopyTo(output, _offsets[b]);
+        }
+    }
+
+    // Per-worker buffers, reused for every photo the worker handles.
+    private sealed class Scratch(IReadOnlyList<Backbone> backbones)
+    {
+        private readonly Dictionary<(int, int, ResizePolicy), byte[]> _pixels = new();
+
+        public float[][] Inputs { get; } = backbones.Select(b => new float[b.Writer.Length]).ToArray();
+
+        public float[][] Outputs { get; } = backbones.Select(b => new float[b.Spec.FeatureDimension]).ToArray();
+
+        public HashSet<(int, int, ResizePolicy)> Rendered { get; } = new();
+
+        public byte[] Pixels((int Width, int Height, ResizePolicy Policy) view)
+        {
+            if (!_pixels.TryGetValue(view, out var buffer))
+            {
+                buffer = new byte[view.Width * view.Height * 4];
+                _pixels[view] = buffer;
+            }
+
+            return buffer;
+        }
+    }
+}

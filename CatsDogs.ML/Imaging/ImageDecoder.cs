@@ -1,0 +1,111 @@
+using SkiaSharp;
+
+namespace CatsDogs.ML.Imaging;
+
+/// <summary>
+/// Decodes photos with SkiaSharp into <see cref="DecodedImage"/>s: EXIF orientation applied at render time, any
+/// colour type (grayscale, CMYK, 16-bit, palette) converted to 8-bit RGBA, alpha kept premultiplied for correct
+/// resampling and composited over white at the end (never shown as premultiplied darkening). Truncated or corrupt
+/// data is an error, not a half-grey photo.
+/// </summary>
+internal static class ImageDecoder
+{
+    /// <summary>Changes whenever decoding or resizing could give different pixels; part of every cache key.</summary>
+    public const string Version = "skia-rgba-white-trilinear-v1";
+
+    /// <summary>Largest image (in pixels, after any scaled decoding) decoded in memory: 64 MP = 256 MiB of RGBA.</summary>
+    public const long MaxDecodedPixels = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Decodes <paramref name="data"/>. When the format supports it (JPEG), decodes at the smallest scale whose
+    /// short side still covers <paramref name="minSize"/>, which bounds memory for huge photos and saves time.
+    /// </summary>
+    /// <exception cref="ImageDecodeException">The bytes are not a decodable image; the message says why.</exception>
+    public static DecodedImage Decode(ReadOnlySpan<byte> data, string source, int minSize)
+    {
+        if (data.IsEmpty)
+        {
+            throw new ImageDecodeException(source, "the file is empty (0 bytes).");
+        }
+
+        using var skData = SKData.CreateCopy(data);
+        using var codec = SKCodec.Create(skData);
+        if (codec is null)
+        {
+            throw new ImageDecodeException(source, $"not an image in a supported format (JPEG, PNG, BMP, WebP, GIF); it starts with {Describe(data)}.");
+        }
+
+        var full = codec.Info;
+        if (full.Width <= 0 || full.Height <= 0)
+        {
+            throw new ImageDecodeException(source, $"the header gives an empty size {full.Width}×{full.Height}.");
+        }
+
+        var size = ChooseDecodeSize(codec, minSize);
+        if ((long)size.Width * size.Height > MaxDecodedPixels)
+        {
+            throw new ImageDecodeException(
+                source,
+                $"{full.Width}×{full.Height} pixels is larger than the decode budget of {MaxDecodedPixels / 1_000_000} megapixels.");
+        }
+
+        var info = new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
+        var bitmap = new SKBitmap();
+        try
+        {
+            if (!bitmap.TryAllocPixels(info))
+            {
+                throw new ImageDecodeException(source, $"cannot allocate {size.Width}×{size.Height} pixels.");
+            }
+
+            var result = codec.GetPixels(info, bitmap.GetPixels());
+            if (result != SKCodecResult.Success)
+            {
+                throw new ImageDecodeException(source, Explain(result));
+            }
+
+            var origin = codec.EncodedOrigin;
+            bitmap.SetImmutable();
+            return new DecodedImage(bitmap, origin, source);
+        }
+        catch
+        {
+            bitmap.Dispose();
+            throw;
+        }
+    }
+
+    private static SKSizeI ChooseDecodeSize(SKCodec codec, int minSize)
+    {
+        var best = codec.Info.Size;
+        foreach (var scale in new[] { 0.5f, 0.25f, 0.125f })
+        {
+            var scaled = codec.GetScaledDimensions(scale);
+            if (Math.Min(scaled.Width, scaled.Height) < minSize || scaled == best)
+            {
+                break;
+            }
+
+            best = scaled;
+        }
+
+        return best;
+    }
+
+    private static string Explain(SKCodecResult result) => result switch
+    {
+        SKCodecResult.IncompleteInput => "the file is truncated: the decoder ran out of data before the last row.",
+        SKCodecResult.ErrorInInput => "the image data is corrupt (the decoder reported an error in the input).",
+        SKCodecResult.InvalidConversion => "its pixel format cannot be converted to RGBA.",
+        SKCodecResult.InvalidScale => "it cannot be decoded at the requested scale.",
+        SKCodecResult.Unimplemented => "it uses a feature of its format that the decoder does not implement.",
+        _ => $"the decoder failed ({result}).",
+    };
+
+    private static string Describe(ReadOnlySpan<byte> data)
+    {
+        var head = data[..Math.Min(8, data.Length)];
+        var text = head.ToArray().All(b => b is >= 0x20 and < 0x7F) ? $" (text \"{System.Text.Encoding.ASCII.GetString(head)}\")" : "";
+        return Convert.ToHexString(head) + text;
+    }
+}

@@ -1,0 +1,300 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using CatsDogs.ML;
+using CatsDogs.ML.Backbones;
+using CatsDogs.ML.Data;
+using CatsDogs.ML.Evaluation;
+using Spectre.Console;
+
+namespace CatsDogs.Cli;
+
+/// <summary>The <c>catsdogs</c> command line: train, evaluate, predict, submit.</summary>
+public static class CliApp
+{
+    /// <summary>Exit code of a run that failed on its inputs (bad folder, model, photos).</summary>
+    public const int Failure = 1;
+
+    /// <summary>Exit code of a run cancelled with Ctrl+C.</summary>
+    public const int Cancelled = 130;
+
+    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase, WriteIndented = false };
+
+    /// <summary>Parses and runs <paramref name="args"/>, writing results to <paramref name="output"/> and messages to <paramref name="error"/>.</summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        var root = BuildCommand(output, error);
+        return root.Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+    }
+
+    private static RootCommand BuildCommand(TextWriter output, TextWriter error)
+    {
+        var root = new RootCommand("catsdogs — tell cats from dogs with pretrained ImageNet backbones (ONNX) and an ML.NET logistic head.");
+        root.Add(TrainCommand(output, error));
+        root.Add(EvaluateCommand(output, error));
+        root.Add(PredictCommand(output, error));
+        root.Add(SubmitCommand(output, error));
+        return root;
+    }
+
+    private static Option<string?> ModelsDirOption() => new("--models-dir")
+    {
+        Description = $"Extra folder searched first for backbone ONNX files (also ${"CATSDOGS_MODELS_DIR"}).",
+    };
+
+    private static Option<string?> CacheOption() => new("--cache")
+    {
+        Description = "Feature cache folder (default: $CATSDOGS_CACHE_DIR or ~/.cache/catsdogs/features).",
+    };
+
+    private static Option<bool> NoCacheOption() => new("--no-cache") { Description = "Neither read nor write the feature cache." };
+
+    private static Command TrainCommand(TextWriter output, TextWriter error)
+    {
+        var data = new Argument<string>("data-dir") { Description = "Labelled photos: Kaggle names (cat.N.jpg, dog.N.jpg) or cat/ and dog/ folders." };
+        var outPath = new Option<string>("--out", "-o") { Description = "Where to save the trained model (zip).", Required = true };
+        var backbones = new Option<string>("--backbones") { Description = "Comma-separated backbone names.", DefaultValueFactory = _ => "resnet18" };
+        var seed = new Option<int>("--seed") { Description = "Seed of the validation split.", DefaultValueFactory = _ => 42 };
+        var validation = new Option<double>("--validation") { Description = "Share of each class held out to choose the regularisation.", DefaultValueFactory = _ => 0.2 };
+        var modelsDir = ModelsDirOption();
+        var cache = CacheOption();
+        var noCache = NoCacheOption();
+        var command = new Command("train", "Train a classifier on a folder of labelled photos and save it.") { data, outPath, backbones, seed, validation, modelsDir, cache, noCache };
+        command.SetAction((parse, token) => Guard(error, () =>
+        {
+            var dataset = ImageDataset.FromFolder(parse.GetRequiredValue(data));
+            var options = new CatsDogsOptions
+            {
+                Backbones = parse.GetRequiredValue(backbones).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                    .Select(KnownBackbones.Get).ToArray(),
+                Seed = parse.GetValue(seed),
+                ValidationFraction = parse.GetValue(validation),
+                ModelsDirectory = parse.GetValue(modelsDir),
+                CacheDirectory = parse.GetValue(cache),
+                UseCache = !parse.GetValue(noCache),
+            };
+            error.WriteLine($"Training on {dataset.Count} photos ({dataset.CountOf(PetLabel.Cat)} cats, {dataset.CountOf(PetLabel.Dog)} dogs) with {string.Join(" + ", options.Backbones.Select(b => b.Name))}.");
+            using var classifier = WithProgress(error, progress => new CatsDogsTrainer(options).Train(dataset, progress, token));
+            var summary = classifier.Training!;
+            var model = parse.GetRequiredValue(outPath);
+            classifier.Save(model);
+            ReportSkipped(error, summary.Skipped);
+            var console = Console(output);
+            var table = new Table().Title("Regularisation search (inner validation split)").AddColumns("L2", "log loss", "accuracy");
+            foreach (var trial in summary.Trials)
+            {
+                var mark = trial == summary.Best ? " ←" : "";
+                table.AddRow(F(trial.L2, "G4") + mark, F(trial.ValidationLogLoss, "F4"), F(trial.ValidationAccuracy, "P2"));
+            }
+
+            console.Write(table);
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Trained on {summary.TrainedOn} photos ({summary.Cats} cats, {summary.Dogs} dogs), skipped {summary.Skipped.Count}; "
+                + $"features {summary.FeatureTime.TotalSeconds:F1} s, head {summary.HeadTime.TotalSeconds:F1} s. Saved {Path.GetFullPath(model)}"));
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command EvaluateCommand(TextWriter output, TextWriter error)
+    {
+        var model = new Argument<string>("model") { Description = "A model saved by 'train'." };
+        var data = new Argument<string>("data-dir") { Description = "Labelled photos to score." };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object (logLoss, accuracy, auc, count, skipped, …) on stdout." };
+        var modelsDir = ModelsDirOption();
+        var cache = CacheOption();
+        var noCache = NoCacheOption();
+        var command = new Command("evaluate", "Score labelled photos: log loss (Kaggle), accuracy, AUC, confusion matrix, worst photos.") { model, data, json, modelsDir, cache, noCache };
+        command.SetAction((parse, token) => Guard(error, () =>
+        {
+            using var classifier = CatsDogsClassifier.Load(parse.GetRequiredValue(model), parse.GetValue(modelsDir), parse.GetValue(cache), !parse.GetValue(noCache));
+            var dataset = ImageDataset.FromFolder(parse.GetRequiredValue(data));
+            var report = WithProgress(error, progress => classifier.Evaluate(dataset, progress, token));
+            ReportSkipped(error, report.Skipped);
+            if (parse.GetValue(json))
+            {
+                output.WriteLine(JsonSerializer.Serialize(new
+                {
+                    logLoss = report.LogLoss,
+                    accuracy = report.Accuracy,
+                    auc = report.Auc,
+                    count = report.Count,
+                    skipped = report.Skipped.Count,
+                    listed = dataset.Count,
+                    confusion = report.Confusion,
+                    skippedFiles = report.Skipped.Select(s => new { path = s.Image.Path, reason = s.Reason }),
+                    worst = report.Worst.Select(w => new { path = w.Image.Path, label = w.Image.Label.ToString()!.ToLowerInvariant(), dogProbability = w.DogProbability, logLoss = w.LogLoss }),
+                }, Json));
+                return 0;
+            }
+
+            var console = Console(output);
+            var metrics = new Table().Title("Evaluation").AddColumns("metric", "value");
+            metrics.AddRow("log loss", F(report.LogLoss, "F4"));
+            metrics.AddRow("accuracy", F(report.Accuracy, "P2"));
+            metrics.AddRow("AUC", F(report.Auc, "F4"));
+            metrics.AddRow("scored / skipped / listed", $"{report.Count} / {report.Skipped.Count} / {dataset.Count}");
+            metrics.AddRow("dogs: right / called cat", $"{report.Confusion.TruePositives} / {report.Confusion.FalseNegatives}");
+            metrics.AddRow("cats: right / called dog", $"{report.Confusion.TrueNegatives} / {report.Confusion.FalsePositives}");
+            console.Write(metrics);
+            var worst = new Table().Title("Worst-scored photos").AddColumns("photo", "label", "P(dog)", "log loss");
+            foreach (var w in report.Worst)
+            {
+                worst.AddRow(Markup.Escape(w.Image.Path), w.Image.Label.ToString()!.ToLowerInvariant(), F(w.DogProbability, "F4"), F(w.LogLoss, "F3"));
+            }
+
+            console.Write(worst);
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command PredictCommand(TextWriter output, TextWriter error)
+    {
+        var model = new Argument<string>("model") { Description = "A model saved by 'train'." };
+        var target = new Argument<string>("file-or-dir") { Description = "A photo, or a folder scored recursively." };
+        var outPath = new Option<string?>("--out", "-o") { Description = "Write the CSV (path,dog_probability,label) here instead of stdout." };
+        var modelsDir = ModelsDirOption();
+        var cache = CacheOption();
+        var noCache = NoCacheOption();
+        var command = new Command("predict", "Print P(dog) for a photo or every photo in a folder, as CSV.") { model, target, outPath, modelsDir, cache, noCache };
+        command.SetAction((parse, token) => Guard(error, () =>
+        {
+            using var classifier = CatsDogsClassifier.Load(parse.GetRequiredValue(model), parse.GetValue(modelsDir), parse.GetValue(cache), !parse.GetValue(noCache));
+            var path = parse.GetRequiredValue(target);
+            var images = File.Exists(path) ? ImageDataset.FromFiles([path]) : ImageDataset.FromFolder(path);
+            var result = WithProgress(error, progress => classifier.PredictMany(images, progress, token));
+            var csv = new System.Text.StringBuilder("path,dog_probability,label\n");
+            foreach (var p in result.Scored)
+            {
+                csv.Append(CultureInfo.InvariantCulture, $"{CsvField(p.Image.Path)},{p.DogProbability:0.######},{p.PredictedLabel.ToString().ToLowerInvariant()}\n");
+            }
+
+            if (parse.GetValue(outPath) is { } file)
+            {
+                File.WriteAllText(file, csv.ToString());
+            }
+            else
+            {
+                output.Write(csv.ToString());
+            }
+
+            ReportSkipped(error, result.Skipped);
+            error.WriteLine($"Scored {result.Scored.Count}, skipped {result.Skipped.Count}, listed {images.Count}.");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command SubmitCommand(TextWriter output, TextWriter error)
+    {
+        var model = new Argument<string>("model") { Description = "A model saved by 'train'." };
+        var testDir = new Argument<string>("test-dir") { Description = "Kaggle test photos named N.jpg." };
+        var outPath = new Option<string>("--out", "-o") { Description = "The submission CSV to write (id,label).", Required = true };
+        var clip = new Option<string>("--clip") { Description = "Clip P(dog) to min,max.", DefaultValueFactory = _ => "0.005,0.995" };
+        var allowMissing = new Option<bool>("--allow-missing") { Description = "Write even when some photos could not be scored." };
+        var modelsDir = ModelsDirOption();
+        var cache = CacheOption();
+        var noCache = NoCacheOption();
+        var command = new Command("submit", "Write a Kaggle submission (id,label = P(dog)) for a folder of test photos.") { model, testDir, outPath, clip, allowMissing, modelsDir, cache, noCache };
+        command.SetAction((parse, token) => Guard(error, () =>
+        {
+            var bounds = parse.GetRequiredValue(clip).Split(',');
+            if (bounds.Length != 2 || !double.TryParse(bounds[0], CultureInfo.InvariantCulture, out var min) || !double.TryParse(bounds[1], CultureInfo.InvariantCulture, out var max))
+            {
+                throw new ArgumentException($"--clip expects 'min,max' such as 0.005,0.995; got '{parse.GetValue(clip)}'.");
+            }
+
+            using var classifier = CatsDogsClassifier.Load(parse.GetRequiredValue(model), parse.GetValue(modelsDir), parse.GetValue(cache), !parse.GetValue(noCache));
+            var images = ImageDataset.FromFolder(parse.GetRequiredValue(testDir));
+            var result = WithProgress(error, progress => classifier.PredictMany(images, progress, token));
+            ReportSkipped(error, result.Skipped);
+            var file = parse.GetRequiredValue(outPath);
+            KaggleSubmission.Write(file, result, new SubmissionOptions { ClipMin = min, ClipMax = max, AllowMissing = parse.GetValue(allowMissing) });
+            output.WriteLine($"Wrote {result.Scored.Count} rows to {Path.GetFullPath(file)} (skipped {result.Skipped.Count}, listed {images.Count}).");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Task<int> Guard(TextWriter error, Func<int> body)
+    {
+        try
+        {
+            return Task.FromResult(body());
+        }
+        catch (OperationCanceledException)
+        {
+            error.WriteLine("Cancelled.");
+            return Task.FromResult(Cancelled);
+        }
+        catch (Exception e) when (e is CatsDogsException or ArgumentException or IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"error: {e.Message}");
+            return Task.FromResult(Failure);
+        }
+    }
+
+    // Live progress bars on a terminal; a line every 10% when stderr is redirected (logs, CI).
+    private static T WithProgress<T>(TextWriter error, Func<IProgress<CatsDogsProgress>, T> work)
+    {
+        if (!ReferenceEquals(error, System.Console.Error) || System.Console.IsErrorRedirected)
+        {
+            var lastDecile = new Dictionary<string, int>();
+            return work(new SyncProgress(p =>
+            {
+                var decile = p.Total == 0 ? 10 : p.Completed * 10 / p.Total;
+                lock (lastDecile)
+                {
+                    if (!lastDecile.TryGetValue(p.Stage, out var seen) || decile > seen)
+                    {
+                        lastDecile[p.Stage] = decile;
+                        error.WriteLine($"{p.Stage}: {p.Completed}/{p.Total}");
+                    }
+                }
+            }));
+        }
+
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(System.Console.Error) });
+        return console.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .Start(context =>
+            {
+                var tasks = new Dictionary<string, ProgressTask>();
+                return work(new SyncProgress(p =>
+                {
+                    lock (tasks)
+                    {
+                        if (!tasks.TryGetValue(p.Stage, out var task))
+                        {
+                            task = tasks[p.Stage] = context.AddTask(p.Stage, maxValue: Math.Max(1, p.Total));
+                        }
+
+                        task.Value = p.Completed;
+                    }
+                }));
+            });
+    }
+
+    private static IAnsiConsole Console(TextWriter output) =>
+        AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output), Interactive = InteractionSupport.No });
+
+    private static void ReportSkipped(TextWriter error, IReadOnlyList<SkippedImage> skipped)
+    {
+        foreach (var s in skipped)
+        {
+            error.WriteLine($"skipped: {s.Image.Path}: {s.Reason}");
+        }
+    }
+
+    private static string F(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
+
+    private static string CsvField(string text) =>
+        text.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + text.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : text;
+
+    // Progress<T> posts to the thread pool and may report after the work ends; this reports inline, in order.
+    private sealed class SyncProgress(Action<CatsDogsProgress> report) : IProgress<CatsDogsProgress>
+    {
+        public void Report(CatsDogsProgress value) => report(value);
+    }
+}
