@@ -5,7 +5,7 @@ public static class KnownBackbones
 {
     /// <summary>
     /// ResNet18 (ImageNet) as shipped by NuGet's <c>Microsoft.ML.DnnImageFeaturizer.ResNet18</c> 0.23.1: CNTK export,
-    /// BGR minus the mean image of <c>ResNetPreprocess.onnx</c>, 512-d average-pooled output. The default backbone.
+    /// short side to 224 and centre crop, BGR minus the mean image of <c>ResNetPreprocess.onnx</c>, 512-d average-pooled output. The default backbone.
     /// </summary>
     public static BackboneSpec ResNet18 { get; } = new()
     {
@@ -16,6 +16,8 @@ public static class KnownBackbones
         InputWidth = 224,
         InputHeight = 224,
         ChannelOrder = ChannelOrder.Bgr,
+        // Measured on the dev set's seeded 80/20 split: centre crop 0.0466 log loss / 98.4% vs. stretch 0.0588 / 97.5%.
+        Resize = ResizePolicy.ShortSideCenterCrop,
         Normalization = new PixelNormalization(NormalizationKind.CaffeMeanImage, MeanImageFile: "ResNetPreprocess.onnx"),
         PooledOutputName = "Pooling395_Output_0",
         FeatureDimension = 512,

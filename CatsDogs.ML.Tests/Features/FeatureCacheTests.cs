@@ -1,0 +1,85 @@
+using CatsDogs.ML.Features;
+using Xunit;
+
+namespace CatsDogs.ML.Tests.Features;
+
+public class FeatureCacheTests
+{
+    private static readonly float[] Features = Enumerable.Range(0, 512).Select(i => i * 0.25f).ToArray();
+
+    [Fact]
+    public void WriteThenRead_RoundTrips()
+    {
+        using var dir = TestEnvironment.NewTempDirectory();
+        var cache = new FeatureCache(dir.Path);
+        var key = FeatureCache.Key("backbone-fp", "image-sha");
+
+        cache.Write(key, Features);
+        var read = new float[512];
+
+        Assert.True(cache.TryRead(key, read));
+        Assert.Equal(Features, read);
+    }
+
+    [Fact]
+    public void Key_DependsOnBackboneAndImage()
+    {
+        var key = FeatureCache.Key("fp", "img");
+        Assert.Equal(key, FeatureCache.Key("fp", "img"));
+        Assert.NotEqual(key, FeatureCache.Key("fp2", "img"));
+        Assert.NotEqual(key, FeatureCache.Key("fp", "img2"));
+    }
+
+    [Fact]
+    public void FeatureCache_OtherBackbone_Misses()
+    {
+        using var dir = TestEnvironment.NewTempDirectory();
+        var cache = new FeatureCache(dir.Path);
+        cache.Write(FeatureCache.Key("fp", "img"), Features);
+
+        Assert.False(cache.TryRead(FeatureCache.Key("other-model", "img"), new float[512]));
+        Assert.False(cache.TryRead(FeatureCache.Key("fp", "img"), new float[256])); // other dimension
+    }
+
+    [Theory]
+    [InlineData("truncate")]
+    [InlineData("flip-bit")]
+    [InlineData("garbage")]
+    [InlineData("empty")]
+    [InlineData("foreign-entry")]
+    public void FeatureCache_CorruptEntry_IsAMiss_AndRewritable(string damage)
+    {
+        using var dir = TestEnvironment.NewTempDirectory();
+        var cache = new FeatureCache(dir.Path);
+        var key = FeatureCache.Key("fp", "img");
+        cache.Write(key, Features);
+        var path = cache.PathOf(key);
+        var bytes = File.ReadAllBytes(path);
+        switch (damage)
+        {
+            case "truncate":
+                File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
+                break;
+            case "flip-bit":
+                bytes[100] ^= 0x10;
+                File.WriteAllBytes(path, bytes);
+                break;
+            case "garbage":
+                File.WriteAllBytes(path, Enumerable.Range(0, bytes.Length).Select(i => (byte)(i * 31)).ToArray());
+                break;
+            case "empty":
+                File.WriteAllBytes(path, []);
+                break;
+            case "foreign-entry":
+                // A valid entry of another key copied over this one (e.g. a stale file after a model change).
+                var other = FeatureCache.Key("fp", "other-img");
+                cache.Write(other, Features);
+                File.Copy(cache.PathOf(other), path, overwrite: true);
+                break;
+        }
+
+        Assert.False(cache.TryRead(key, new float[512]));
+        cache.Write(key, Features);
+        Assert.True(cache.TryRead(key, new float[512]));
+    }
+}
