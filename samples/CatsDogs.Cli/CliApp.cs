@@ -117,7 +117,7 @@ public static class CliApp
                 {
                     logLoss = report.LogLoss,
                     accuracy = report.Accuracy,
-                    auc = report.Auc,
+                    auc = double.IsNaN(report.Auc) ? (double?)null : report.Auc, // NaN (one class only) is not JSON
                     count = report.Count,
                     skipped = report.Skipped.Count,
                     listed = dataset.Count,

@@ -1,0 +1,117 @@
+using System.IO.Compression;
+using System.Text.Json.Nodes;
+using CatsDogs.ML.Tests.Harness;
+using Xunit;
+
+namespace CatsDogs.ML.Tests.Persistence;
+
+[Collection("trained resnet18")]
+public class ModelBundleTests(HelloWorldFixture trained)
+{
+    [SkippableFact]
+    public void SaveThenLoad_PredictsExactlyTheSame()
+    {
+        TestEnvironment.RequireData();
+        using var dir = TestEnvironment.NewTempDirectory();
+        var path = dir.File("model.zip");
+        trained.Classifier!.Save(path);
+
+        using var loaded = CatsDogsClassifier.Load(path);
+        var sample = trained.Test!.Take(100).ToArray();
+        var before = trained.Classifier.PredictMany(sample).Scored.Select(p => p.DogProbability);
+        var after = loaded.PredictMany(sample).Scored.Select(p => p.DogProbability);
+
+        Assert.Equal(before, after);
+        Assert.Equal(["resnet18"], loaded.Backbones.Select(b => b.Name));
+        Assert.Equal(trained.Classifier.Training!.Best, loaded.Training!.Best);
+    }
+
+    [SkippableFact]
+    public void Load_Truncated_ThrowsModelBundleException()
+    {
+        var path = SavedModel(out var dir);
+        using (dir)
+        {
+            var bytes = File.ReadAllBytes(path);
+            File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
+            var e = Assert.Throws<ModelBundleException>(() => CatsDogsClassifier.Load(path));
+            Assert.Contains(path, e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [SkippableFact]
+    public void Load_TamperedHead_ThrowsModelBundleException()
+    {
+        var path = SavedModel(out var dir);
+        using (dir)
+        {
+            using (var zip = ZipFile.Open(path, ZipArchiveMode.Update))
+            {
+                var entry = zip.GetEntry("head.zip")!;
+                using var stream = entry.Open();
+                stream.Seek(100, SeekOrigin.Begin);
+                stream.WriteByte(0x42);
+            }
+
+            var e = Assert.Throws<ModelBundleException>(() => CatsDogsClassifier.Load(path));
+            Assert.Contains("modified", e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [SkippableFact]
+    public void Load_NewerFormat_AsksToUpgrade()
+    {
+        var path = SavedModel(out var dir);
+        using (dir)
+        {
+            EditManifest(path, m => m["formatVersion"] = 99);
+            var e = Assert.Throws<ModelBundleException>(() => CatsDogsClassifier.Load(path));
+            Assert.Contains("Upgrade CatsDogs.ML", e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [SkippableFact]
+    public void Load_BackboneFileDiffersFromTraining_Refuses()
+    {
+        var path = SavedModel(out var dir);
+        using (dir)
+        {
+            EditManifest(path, m => m["backbones"]![0]!["modelSha256"] = new string('0', 64));
+            var e = Assert.Throws<BackboneMismatchException>(() => CatsDogsClassifier.Load(path));
+            Assert.Contains("ResNet18.onnx", e.Message, StringComparison.Ordinal);
+            Assert.Contains(new string('0', 64), e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Load_Missing_NamesFile()
+    {
+        var e = Assert.Throws<ModelBundleException>(() => CatsDogsClassifier.Load("/no/such/model.zip"));
+        Assert.Contains("/no/such/model.zip", e.Message, StringComparison.Ordinal);
+    }
+
+    private string SavedModel(out TempDirectory dir)
+    {
+        TestEnvironment.RequireData();
+        dir = TestEnvironment.NewTempDirectory();
+        var path = dir.File("model.zip");
+        trained.Classifier!.Save(path);
+        return path;
+    }
+
+    private static void EditManifest(string path, Action<JsonNode> edit)
+    {
+        using var zip = ZipFile.Open(path, ZipArchiveMode.Update);
+        var entry = zip.GetEntry("manifest.json")!;
+        JsonNode manifest;
+        using (var stream = entry.Open())
+        {
+            manifest = JsonNode.Parse(stream)!;
+        }
+
+        edit(manifest);
+        entry.Delete();
+        using var writer = new StreamWriter(zip.CreateEntry("manifest.json").Open());
+        writer.Write(manifest.ToJsonString());
+    }
+}
