@@ -73,20 +73,21 @@ internal sealed class Backbone : IDisposable
             }
         }
 
-        float[]? meanImage = null;
-        string? meanSha = null;
-        if (spec.Normalization.Kind == NormalizationKind.CaffeMeanImage)
-        {
-            var meanPath = ModelFiles.Locate(spec, spec.Normalization.MeanImageFile
-                ?? throw new ArgumentException($"Backbone '{spec.Name}' uses a mean image but names no MeanImageFile."), modelsDirectory);
-            meanSha = ModelFiles.Sha256(meanPath);
-            meanImage = MeanImage.Load(meanPath, spec);
-        }
-
         var session = OpenSession(path, spec);
         try
         {
+            // The network file is checked first: a spec that disagrees with it is the likelier mistake.
             var outputShape = Validate(session, path, spec);
+            float[]? meanImage = null;
+            string? meanSha = null;
+            if (spec.Normalization.Kind == NormalizationKind.CaffeMeanImage)
+            {
+                var meanPath = ModelFiles.Locate(spec, spec.Normalization.MeanImageFile
+                    ?? throw new ArgumentException($"Backbone '{spec.Name}' uses a mean image but names no MeanImageFile."), modelsDirectory);
+                meanSha = ModelFiles.Sha256(meanPath);
+                meanImage = MeanImage.Load(meanPath, spec);
+            }
+
             return new Backbone(spec, path, sha, meanSha, session, new TensorWriter(spec, meanImage), outputShape);
         }
         catch

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Serialization;
 
 namespace CatsDogs.ML.Backbones;
 
@@ -75,6 +76,7 @@ public sealed record PixelNormalization(
     public static PixelNormalization Torch { get; } = new(NormalizationKind.Torch, [0.485f, 0.456f, 0.406f], [0.229f, 0.224f, 0.225f]);
 
     /// <summary>A culture-invariant text that changes whenever the normalisation's effect could change.</summary>
+    [JsonIgnore]
     public string Signature => string.Join(
         ';',
         Kind.ToString(),
@@ -142,6 +144,7 @@ public sealed record BackboneSpec
     /// A culture-invariant text that changes whenever the tensor fed to the network could change for the same photo;
     /// part of every feature-cache key.
     /// </summary>
+    [JsonIgnore]
     public string PreprocessingSignature => string.Join(
         '|',
         "layout=" + Layout,
