@@ -107,7 +107,7 @@ public static class CliApp
         var command = new Command("evaluate", "Score labelled photos: log loss (Kaggle), accuracy, AUC, confusion matrix, worst photos.") { model, data, json, modelsDir, cache, noCache };
         command.SetAction((parse, token) => Guard(error, () =>
         {
-            using var classifier = CatsDogsClassifier.Load(parse.GetRequiredValue(model), parse.GetValue(modelsDir), parse.GetValue(cache), !parse.GetValue(noCache));
+            using var classifier = Load(parse, model, modelsDir, cache, noCache);
             var dataset = ImageDataset.FromFolder(parse.GetRequiredValue(data));
             var report = WithProgress(error, progress => classifier.Evaluate(dataset, progress, token));
             ReportSkipped(error, report.Skipped);
@@ -160,7 +160,7 @@ public static class CliApp
         var command = new Command("predict", "Print P(dog) for a photo or every photo in a folder, as CSV.") { model, target, outPath, modelsDir, cache, noCache };
         command.SetAction((parse, token) => Guard(error, () =>
         {
-            using var classifier = CatsDogsClassifier.Load(parse.GetRequiredValue(model), parse.GetValue(modelsDir), parse.GetValue(cache), !parse.GetValue(noCache));
+            using var classifier = Load(parse, model, modelsDir, cache, noCache);
             var path = parse.GetRequiredValue(target);
             var images = File.Exists(path) ? ImageDataset.FromFiles([path]) : ImageDataset.FromFolder(path);
             var result = WithProgress(error, progress => classifier.PredictMany(images, progress, token));
@@ -205,7 +205,7 @@ public static class CliApp
                 throw new ArgumentException($"--clip expects 'min,max' such as 0.005,0.995; got '{parse.GetValue(clip)}'.");
             }
 
-            using var classifier = CatsDogsClassifier.Load(parse.GetRequiredValue(model), parse.GetValue(modelsDir), parse.GetValue(cache), !parse.GetValue(noCache));
+            using var classifier = Load(parse, model, modelsDir, cache, noCache);
             var images = ImageDataset.FromFolder(parse.GetRequiredValue(testDir));
             var result = WithProgress(error, progress => classifier.PredictMany(images, progress, token));
             ReportSkipped(error, result.Skipped);
@@ -216,6 +216,9 @@ public static class CliApp
         }));
         return command;
     }
+
+    private static CatsDogsClassifier Load(ParseResult parse, Argument<string> model, Option<string?> modelsDir, Option<string?> cache, Option<bool> noCache) =>
+        CatsDogsClassifier.Load(parse.GetRequiredValue(model), parse.GetValue(modelsDir), parse.GetValue(cache), !parse.GetValue(noCache));
 
     private static Task<int> Guard(TextWriter error, Func<int> body)
     {
@@ -276,8 +279,16 @@ public static class CliApp
             });
     }
 
-    private static IAnsiConsole Console(TextWriter output) =>
-        AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output), Interactive = InteractionSupport.No });
+    private static IAnsiConsole Console(TextWriter output)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output), Interactive = InteractionSupport.No });
+        if (!ReferenceEquals(output, System.Console.Out) || System.Console.IsOutputRedirected)
+        {
+            console.Profile.Width = 120; // tables in logs and pipes should not wrap at 80 columns
+        }
+
+        return console;
+    }
 
     private static void ReportSkipped(TextWriter error, IReadOnlyList<SkippedImage> skipped)
     {
