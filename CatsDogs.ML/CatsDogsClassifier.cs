@@ -115,9 +115,9 @@ public sealed class CatsDogsClassifier : IDisposable
     public static CatsDogsClassifier Load(string path, string? modelsDirectory = null, string? cacheDirectory = null, bool useCache = true)
     {
         var (specs, hashes, head, training) = ModelBundle.Load(path);
-        var backbones = CatsDogsTrainer.OpenBackbones(specs, modelsDirectory, hashes);
+        var backbones = Backbone.OpenAll(specs, modelsDirectory, hashes);
         var options = new CatsDogsOptions { CacheDirectory = cacheDirectory, UseCache = useCache };
-        return new CatsDogsClassifier(backbones, head, new FeatureExtractor(backbones, CatsDogsTrainer.CreateCache(options)), training);
+        return new CatsDogsClassifier(backbones, head, FeatureExtractor.Create(backbones, options), training);
     }
 
     /// <inheritdoc />

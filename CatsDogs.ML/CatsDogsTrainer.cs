@@ -49,10 +49,10 @@ public sealed class CatsDogsTrainer
             throw new ArgumentException($"'{unlabeled.Path}' has no label: training needs cat.N.jpg / dog.N.jpg names or cat/ and dog/ folders.", nameof(data));
         }
 
-        var backbones = OpenBackbones(Options.Backbones, Options.ModelsDirectory);
+        var backbones = Backbone.OpenAll(Options.Backbones, Options.ModelsDirectory);
         try
         {
-            var extractor = new FeatureExtractor(backbones, CreateCache(Options)) { MaxDegreeOfParallelism = Options.MaxDegreeOfParallelism };
+            var extractor = FeatureExtractor.Create(backbones, Options);
             var clock = Stopwatch.StartNew();
             var extracted = extractor.Extract(data, progress, cancellationToken);
             var featureTime = clock.Elapsed;
@@ -95,34 +95,6 @@ public sealed class CatsDogsTrainer
                 backbone.Dispose();
             }
 
-            throw;
-        }
-    }
-
-    internal static FeatureCache? CreateCache(CatsDogsOptions options) =>
-        options.UseCache ? new FeatureCache(options.CacheDirectory ?? FeatureCache.DefaultDirectory) : null;
-
-    internal static Backbone[] OpenBackbones(IReadOnlyList<BackboneSpec> specs, string? modelsDirectory, IReadOnlyList<string?>? expectedSha256 = null)
-    {
-        var duplicate = specs.GroupBy(s => s.Name, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate is not null)
-        {
-            throw new ArgumentException($"Backbone '{duplicate.Key}' is listed more than once.", nameof(specs));
-        }
-
-        var opened = new List<Backbone>();
-        try
-        {
-            for (var i = 0; i < specs.Count; i++)
-            {
-                opened.Add(Backbone.Open(specs[i], modelsDirectory, expectedSha256?[i]));
-            }
-
-            return opened.ToArray();
-        }
-        catch
-        {
-            opened.ForEach(b => b.Dispose());
             throw;
         }
     }

@@ -33,6 +33,25 @@ public class BackboneFeaturizerTests(HelloWorldFixture trained)
         Assert.InRange(metrics.Accuracy, 0.9, 1);
     }
 
+    [Fact]
+    public void GetOutputSchema_FeedsAnMLNetTrainer()
+    {
+        var ml = new MLContext(seed: 1);
+        var input = ml.Data.LoadFromEnumerable(Array.Empty<Row>());
+        // ML.NET hides SchemaShape.Create from callers; estimator chains reach it the same way.
+        var shape = (SchemaShape)typeof(SchemaShape).GetMethod("Create", System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic, [typeof(DataViewSchema)])!
+            .Invoke(null, [input.Schema])!;
+
+        var pipeline = ml.Transforms.ExtractBackboneFeatures("Features", nameof(Row.ImagePath))
+            .Append(ml.BinaryClassification.Trainers.LbfgsLogisticRegression(nameof(Row.Label), "Features"));
+        var output = pipeline.GetOutputSchema(shape);
+
+        var features = Assert.Single(output, c => c.Name == "Features");
+        Assert.Equal(SchemaShape.Column.VectorKind.Vector, features.Kind);
+        Assert.Contains(output, c => c.Name == "Probability");
+        Assert.Throws<ArgumentException>(() => ml.Transforms.ExtractBackboneFeatures("Features", "NoSuchColumn").GetOutputSchema(shape));
+    }
+
     private sealed class Row
     {
         public string ImagePath { get; set; } = "";

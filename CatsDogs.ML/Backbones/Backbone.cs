@@ -97,6 +97,32 @@ internal sealed class Backbone : IDisposable
         }
     }
 
+    /// <summary>Opens every backbone of <paramref name="specs"/>, in order; nothing stays open when one fails.</summary>
+    public static Backbone[] OpenAll(IReadOnlyList<BackboneSpec> specs, string? modelsDirectory, IReadOnlyList<string?>? expectedSha256 = null)
+    {
+        var duplicate = specs.GroupBy(s => s.Name, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            throw new ArgumentException($"Backbone '{duplicate.Key}' is listed more than once.", nameof(specs));
+        }
+
+        var opened = new List<Backbone>();
+        try
+        {
+            for (var i = 0; i < specs.Count; i++)
+            {
+                opened.Add(Open(specs[i], modelsDirectory, expectedSha256?[i]));
+            }
+
+            return opened.ToArray();
+        }
+        catch
+        {
+            opened.ForEach(b => b.Dispose());
+            throw;
+        }
+    }
+
     /// <summary>Runs one image tensor (<see cref="TensorWriter.Length"/> floats) and writes the pooled features.</summary>
     public void Run(float[] input, float[] features)
     {

@@ -28,9 +28,8 @@ public sealed class BackboneFeaturizer : IEstimator<BackboneFeaturizerTransforme
     {
         ArgumentNullException.ThrowIfNull(input);
         CheckPathColumn(input.Schema.GetColumnOrNull(_pathColumn)?.Type);
-        var backbones = CatsDogsTrainer.OpenBackbones(_options.Backbones, _options.ModelsDirectory);
-        var extractor = new FeatureExtractor(backbones, CatsDogsTrainer.CreateCache(_options)) { MaxDegreeOfParallelism = _options.MaxDegreeOfParallelism };
-        return new BackboneFeaturizerTransformer(_outputColumn, _pathColumn, backbones, extractor);
+        var backbones = Backbone.OpenAll(_options.Backbones, _options.ModelsDirectory);
+        return new BackboneFeaturizerTransformer(_outputColumn, _pathColumn, backbones, FeatureExtractor.Create(backbones, _options));
     }
 
     /// <inheritdoc />
@@ -51,7 +50,8 @@ public sealed class BackboneFeaturizer : IEstimator<BackboneFeaturizerTransforme
     }
 
     // ML.NET keeps SchemaShape.Column's constructor and SchemaShape.Create internal; Create is the one supported
-    // way to describe a column, so it is called by name (pinned ML.NET 5.0.1; a test covers it).
+    // way to describe a column, so it is called by name (pinned ML.NET 5.0.1;
+    // BackboneFeaturizerTests.GetOutputSchema_FeedsAnMLNetTrainer covers it).
     private static SchemaShape ShapeOf(DataViewSchema schema) =>
         (SchemaShape)(typeof(SchemaShape).GetMethod("Create", System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic, [typeof(DataViewSchema)])
             ?.Invoke(null, [schema]) ?? throw new NotSupportedException("This ML.NET version has no SchemaShape.Create(DataViewSchema)."));

@@ -37,6 +37,15 @@ internal sealed class FeatureExtractor
         Dimension = backbones.Sum(b => b.Spec.FeatureDimension);
     }
 
+    /// <summary>
+    /// An extractor configured by <paramref name="options"/>: its cache folder (or none) and degree of parallelism.
+    /// </summary>
+    public static FeatureExtractor Create(IReadOnlyList<Backbone> backbones, CatsDogsOptions options) =>
+        new(backbones, options.UseCache ? new FeatureCache(options.CacheDirectory ?? FeatureCache.DefaultDirectory) : null)
+        {
+            MaxDegreeOfParallelism = options.MaxDegreeOfParallelism,
+        };
+
     /// <summary>Length of the concatenated feature vector.</summary>
     public int Dimension { get; }
 

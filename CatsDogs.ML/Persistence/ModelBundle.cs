@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using CatsDogs.ML.Backbones;
-using CatsDogs.ML.Features;
 using CatsDogs.ML.Training;
 
 namespace CatsDogs.ML.Persistence;

@@ -58,8 +58,7 @@ internal sealed class LogisticHead
     /// <summary>Saves the ML.NET model (its own zip format).</summary>
     public void Save(Stream stream)
     {
-        var ml = new MLContext();
-        _ml.Model.Save(_model, ml.Data.LoadFromEnumerable(Array.Empty<FeatureRow>(), _schema).Schema, stream);
+        _ml.Model.Save(_model, _ml.Data.LoadFromEnumerable(Array.Empty<FeatureRow>(), _schema).Schema, stream);
     }
 
     /// <summary>Loads a head saved by <see cref="Save"/>.</summary>
