@@ -98,7 +98,7 @@ public sealed class CatsDogsClassifier : IDisposable
     public void Save(string path)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        ModelBundle.Save(path, _backbones, _head, Training);
+        ModelBundle.Save(path, _backbones, _head, _extractor.AverageWithMirror, Training);
     }
 
     /// <summary>
@@ -114,10 +114,10 @@ public sealed class CatsDogsClassifier : IDisposable
     /// <exception cref="BackboneMismatchException">A backbone file differs from the one the model was trained with.</exception>
     public static CatsDogsClassifier Load(string path, string? modelsDirectory = null, string? cacheDirectory = null, bool useCache = true)
     {
-        var (specs, hashes, head, training) = ModelBundle.Load(path);
-        var backbones = Backbone.OpenAll(specs, modelsDirectory, hashes);
-        var options = new CatsDogsOptions { CacheDirectory = cacheDirectory, UseCache = useCache };
-        return new CatsDogsClassifier(backbones, head, FeatureExtractor.Create(backbones, options), training);
+        var model = ModelBundle.Load(path);
+        var backbones = Backbone.OpenAll(model.Specs, modelsDirectory, model.Hashes);
+        var options = new CatsDogsOptions { CacheDirectory = cacheDirectory, UseCache = useCache, AverageWithMirror = model.AverageWithMirror };
+        return new CatsDogsClassifier(backbones, model.Head, FeatureExtractor.Create(backbones, options), model.Training);
     }
 
     /// <inheritdoc />

@@ -19,7 +19,7 @@ namespace CatsDogs.ML;
 /// </example>
 public sealed class CatsDogsTrainer
 {
-    /// <summary>Creates a trainer with <paramref name="options"/> (defaults: ResNet18, seed 42, 20% validation).</summary>
+    /// <summary>Creates a trainer with <paramref name="options"/> (defaults: ResNet18, seed 42, 5-fold cross-validation).</summary>
     public CatsDogsTrainer(CatsDogsOptions? options = null)
     {
         Options = options ?? new CatsDogsOptions();
@@ -33,8 +33,8 @@ public sealed class CatsDogsTrainer
     public CatsDogsOptions Options { get; }
 
     /// <summary>
-    /// Extracts (or reads cached) features for every photo, chooses the head's L2 weight on a stratified validation
-    /// split and refits on all usable photos. Photos that cannot be decoded are skipped and listed in
+    /// Extracts (or reads cached) features for every photo, chooses the head's L2 weight by stratified
+    /// cross-validation, leaves out photos the out-of-fold model confidently calls mislabelled and refits. Photos that cannot be decoded are skipped and listed in
     /// <see cref="CatsDogsClassifier.Training"/>; the run goes on.
     /// </summary>
     /// <exception cref="ArgumentException">A photo is unlabelled, or a class has fewer than two usable photos.</exception>
@@ -71,8 +71,7 @@ public sealed class CatsDogsTrainer
 
             progress?.Report(new CatsDogsProgress("training head", 0, 1));
             clock.Restart();
-            var (head, trials, best) = HeadTrainer.Train(
-                extracted.Features, labels, Options.L2Grid, Options.ValidationFraction, Options.Seed, Options.MaxDegreeOfParallelism, cancellationToken);
+            var (head, search) = HeadTrainer.Train(extracted.Features, labels, Options.Backbones.Select(b => b.FeatureDimension).ToArray(), Options, cancellationToken);
             progress?.Report(new CatsDogsProgress("training head", 1, 1));
             var summary = new TrainingSummary
             {
@@ -80,8 +79,10 @@ public sealed class CatsDogsTrainer
                 Cats = labels.Count(l => l == PetLabel.Cat),
                 Dogs = labels.Count(l => l == PetLabel.Dog),
                 Skipped = extracted.Skipped,
-                Trials = trials,
-                Best = best,
+                Trials = search.Trials,
+                Best = search.Best,
+                Folds = Options.Folds,
+                Excluded = search.Excluded.Select(i => new ExcludedImage(extracted.Images[i], labels[i] == PetLabel.Dog ? search.OutOfFold[i] : 1 - search.OutOfFold[i])).ToArray(),
                 Seed = Options.Seed,
                 FeatureTime = featureTime,
                 HeadTime = clock.Elapsed,

@@ -1,3 +1,4 @@
+using CatsDogs.ML.Data;
 using CatsDogs.ML.Training;
 
 namespace CatsDogs.ML;
@@ -5,7 +6,7 @@ namespace CatsDogs.ML;
 /// <summary>What training did: data used, the regularisation search and the chosen head.</summary>
 public sealed record TrainingSummary
 {
-    /// <summary>Photos whose features trained the head.</summary>
+    /// <summary>Usable labelled photos (the final head was fitted on these minus <see cref="Excluded"/>).</summary>
     public required int TrainedOn { get; init; }
 
     /// <summary>Cats among them.</summary>
@@ -17,11 +18,17 @@ public sealed record TrainingSummary
     /// <summary>Photos skipped (unreadable or undecodable), with reasons.</summary>
     public required IReadOnlyList<SkippedImage> Skipped { get; init; }
 
-    /// <summary>Every L2 weight tried, with its validation log loss and accuracy.</summary>
+    /// <summary>Every L2 weight tried, with its cross-validated log loss and accuracy.</summary>
     public required IReadOnlyList<RegularizationTrial> Trials { get; init; }
 
-    /// <summary>The chosen trial; the final head was refitted on all photos with its L2 weight.</summary>
+    /// <summary>The chosen trial; the final head was refitted with its L2 weight.</summary>
     public required RegularizationTrial Best { get; init; }
+
+    /// <summary>Cross-validation folds used to choose the L2 weight.</summary>
+    public int Folds { get; init; }
+
+    /// <summary>Photos left out of the final fit because the out-of-fold model confidently contradicted their label.</summary>
+    public IReadOnlyList<ExcludedImage> Excluded { get; init; } = [];
 
     /// <summary>Seed used.</summary>
     public required int Seed { get; init; }
@@ -32,3 +39,8 @@ public sealed record TrainingSummary
     /// <summary>Time spent choosing and fitting the head.</summary>
     public required TimeSpan HeadTime { get; init; }
 }
+
+/// <summary>A training photo left out of the final fit as likely mislabelled.</summary>
+/// <param name="Image">The photo.</param>
+/// <param name="LabelProbability">The out-of-fold model's probability of the photo's own label.</param>
+public sealed record ExcludedImage(ImageEntry Image, double LabelProbability);

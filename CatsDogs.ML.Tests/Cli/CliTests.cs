@@ -1,5 +1,6 @@
 using System.Text.Json;
 using CatsDogs.Cli;
+using CatsDogs.ML.Backbones;
 using CatsDogs.ML.Data;
 using CatsDogs.ML.Tests.Harness;
 using Xunit;
@@ -14,7 +15,7 @@ public class CliTests(HelloWorldFixture trained)
     {
         var (code, stdout, _) = Run("--help");
         Assert.Equal(0, code);
-        foreach (var command in new[] { "train", "evaluate", "predict", "submit" })
+        foreach (var command in new[] { "train", "evaluate", "predict", "submit", "fusion-report", "audit", "backbones" })
         {
             Assert.Contains(command, stdout, StringComparison.Ordinal);
         }
@@ -43,7 +44,8 @@ public class CliTests(HelloWorldFixture trained)
         var model = dir.File("model.zip");
         var (trainCode, trainOut, trainErr) = Run("train", dir.File("train"), "--out", model, "--seed", "5");
         Assert.True(trainCode == 0, trainErr);
-        Assert.Contains("Trained on 80 photos", trainOut, StringComparison.Ordinal);
+        Assert.Contains("usable photos", trainOut, StringComparison.Ordinal);
+        Assert.Contains("of 80 usable photos", trainOut, StringComparison.Ordinal);
 
         Directory.CreateDirectory(dir.File("eval"));
         foreach (var photo in trained.Test!.Shuffle(2).Take(30))
@@ -104,6 +106,66 @@ public class CliTests(HelloWorldFixture trained)
         (code, _, stderr) = Run("submit", model, dir.File("test"), "--out", submission, "--allow-missing", "--clip", "0.01,0.99");
         Assert.True(code == 0, stderr);
         Assert.Equal(13, File.ReadAllLines(submission).Length);
+    }
+
+    [Fact]
+    public void Backbones_ListsTheCatalogue_AndWhichFilesAreMissing()
+    {
+        var (code, stdout, stderr) = Run("backbones", "--models-dir", TestEnvironment.SharedModelsDirectory);
+        Assert.True(code == 0, stderr);
+        foreach (var spec in KnownBackbones.All)
+        {
+            Assert.Contains(spec.Name, stdout, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("missing: resnet50_keras.onnx", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("missing: ResNet18.onnx", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Train_UnknownBackbone_ListsTheKnownOnes()
+    {
+        var (code, _, stderr) = Run("train", ".", "--out", "m.zip", "--backbones", "resnet18,vgg16");
+        Assert.Equal(CliApp.Failure, code);
+        Assert.Contains("Unknown backbone 'vgg16'", stderr, StringComparison.Ordinal);
+        Assert.Contains("mobilenet_v2_tf2", stderr, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public void FusedTrain_FusionReport_AndAudit_OnASmallFolder()
+    {
+        var dataDir = TestEnvironment.RequireData();
+        using var dir = TestEnvironment.NewTempDirectory();
+        Directory.CreateDirectory(dir.File("photos"));
+        var photos = trained.Train!.Shuffle(7).Take(60).Select(p => p.Path).Concat([Path.Combine(dataDir, "dog.1043.jpg"), Path.Combine(dataDir, "dog.10237.jpg")]).Distinct();
+        foreach (var photo in photos)
+        {
+            File.Copy(photo, dir.File("photos/" + Path.GetFileName(photo)));
+        }
+
+        // The issue's command line: four real backbones fused, models from the shared folder.
+        var model = dir.File("fused.zip");
+        var (code, stdout, stderr) = Run("train", dir.File("photos"), "--backbones", "resnet18,mobilenet_v2,mobilenet_v2_tf2,mobilenet_v1",
+            "--models-dir", TestEnvironment.SharedModelsDirectory, "--out", model);
+        Assert.True(code == 0, stderr);
+        using (var loaded = CatsDogsClassifier.Load(model, TestEnvironment.SharedModelsDirectory))
+        {
+            Assert.Equal(["resnet18", "mobilenet_v2", "mobilenet_v2_tf2", "mobilenet_v1"], loaded.Backbones.Select(b => b.Name));
+        }
+
+        (code, stdout, stderr) = Run("fusion-report", dir.File("photos"), "--backbones", "resnet18,mobilenet_v1", "--models-dir", TestEnvironment.SharedModelsDirectory, "--out", dir.File("fusion.md"));
+        Assert.True(code == 0, stderr);
+        var table = File.ReadAllLines(dir.File("fusion.md")).Where(l => l.StartsWith("| ", StringComparison.Ordinal)).Skip(1).ToArray();
+        Assert.Equal(3, table.Length); // resnet18, mobilenet_v1, both
+        Assert.Contains(table, row => row.StartsWith("| resnet18 + mobilenet_v1 |", StringComparison.Ordinal));
+        Assert.Contains("log loss", stdout, StringComparison.Ordinal);
+
+        (code, stdout, stderr) = Run("audit", dir.File("photos"), "--out", dir.File("audit"), "--backbones", "resnet18", "--models-dir", TestEnvironment.SharedModelsDirectory);
+        Assert.True(code == 0, stderr);
+        var csv = File.ReadAllText(dir.File("audit/findings.csv"));
+        Assert.Contains("dog.1043.jpg,dog,", csv, StringComparison.Ordinal);
+        Assert.Contains("dog.10237.jpg,dog,", csv, StringComparison.Ordinal);
+        Assert.Contains("<img src=\"thumbs/", File.ReadAllText(dir.File("audit/report.html")), StringComparison.Ordinal);
     }
 
     private static (int Code, string Stdout, string Stderr) Run(params string[] args)

@@ -53,6 +53,6 @@ public sealed class HelloWorldFixture : IDisposable
 }
 
 [CollectionDefinition("trained resnet18")]
-public sealed class TrainedResNet18Collection : ICollectionFixture<HelloWorldFixture>
+public sealed class TrainedResNet18Collection : ICollectionFixture<HelloWorldFixture>, ICollectionFixture<FusionFixture>
 {
 }

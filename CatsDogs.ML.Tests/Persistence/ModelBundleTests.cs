@@ -67,6 +67,10 @@ public class ModelBundleTests(HelloWorldFixture trained)
             EditManifest(path, m => m["formatVersion"] = 99);
             var e = Assert.Throws<ModelBundleException>(() => CatsDogsClassifier.Load(path));
             Assert.Contains("Upgrade CatsDogs.ML", e.Message, StringComparison.Ordinal);
+
+            EditManifest(path, m => m["formatVersion"] = 1);
+            e = Assert.Throws<ModelBundleException>(() => CatsDogsClassifier.Load(path));
+            Assert.Contains("train it again", e.Message, StringComparison.Ordinal);
         }
     }
 

@@ -2,13 +2,24 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using CatsDogs.ML.Imaging;
+using CatsDogs.ML.Onnx;
 using Microsoft.ML.OnnxRuntime;
 
 namespace CatsDogs.ML.Backbones;
 
+/// <summary>Which output of a backbone a feature extractor reads.</summary>
+internal enum BackboneOutput
+{
+    /// <summary>The globally pooled features.</summary>
+    Pooled,
+
+    /// <summary>The ImageNet classifier (<see cref="BackboneSpec.ImageNetHead"/>).</summary>
+    ImageNetHead,
+}
+
 /// <summary>
 /// An opened backbone: the single owner of its ONNX Runtime session. Validated against its spec when opened;
-/// <see cref="Run"/> may be called from many threads at once (ONNX Runtime sessions allow concurrent runs).
+/// <see cref="Run(float[], float[])"/> may be called from many threads at once (ONNX Runtime sessions allow concurrent runs).
 /// </summary>
 internal sealed class Backbone : IDisposable
 {
@@ -59,9 +70,14 @@ internal sealed class Backbone : IDisposable
     /// </summary>
     /// <exception cref="BackboneFileNotFoundException">A file is missing.</exception>
     /// <exception cref="BackboneMismatchException">A file is not ONNX, or its hash, names or shapes differ from the spec.</exception>
-    public static Backbone Open(BackboneSpec spec, string? modelsDirectory, string? expectedSha256 = null)
+    /// <param name="spec">What the file should be.</param>
+    /// <param name="modelsDirectory">An extra folder searched first.</param>
+    /// <param name="expectedSha256">The hash a saved model was trained with, if any.</param>
+    /// <param name="withFeatureMap">Also expose <see cref="BackboneSpec.FeatureMapName"/> as an output (for class activation maps).</param>
+    public static Backbone Open(BackboneSpec spec, string? modelsDirectory, string? expectedSha256 = null, bool withFeatureMap = false)
     {
         ArgumentNullException.ThrowIfNull(spec);
+        BackboneSpecChecks.ThrowIfInvalid(spec);
         var path = ModelFiles.Locate(spec, spec.FileName, modelsDirectory);
         var sha = ModelFiles.Sha256(path);
         foreach (var (expected, why) in new[] { (spec.Sha256, "the catalogue expects"), (expectedSha256, "the saved model was trained with") })
@@ -73,7 +89,10 @@ internal sealed class Backbone : IDisposable
             }
         }
 
-        var session = OpenSession(path, spec);
+        var model = File.ReadAllBytes(path);
+        var graph = ReadGraph(model, path, spec);
+        CheckFeatureMap(graph, path, spec, withFeatureMap);
+        var session = OpenSession(withFeatureMap ? OnnxGraph.WithOutputs(model, [spec.FeatureMapName!]) : model, path, spec);
         try
         {
             // The network file is checked first: a spec that disagrees with it is the likelier mistake.
@@ -124,17 +143,78 @@ internal sealed class Backbone : IDisposable
     }
 
     /// <summary>Runs one image tensor (<see cref="TensorWriter.Length"/> floats) and writes the pooled features.</summary>
-    public void Run(float[] input, float[] features)
+    public void Run(float[] input, float[] features) => Run(input, features, BackboneOutput.Pooled);
+
+    /// <summary>Runs one image tensor and writes the chosen output (<see cref="OutputLength"/> floats).</summary>
+    public void Run(float[] input, float[] output, BackboneOutput which)
     {
         using var inputValue = OrtValue.CreateTensorValueFromMemory(input, _inputShape);
-        using var outputValue = OrtValue.CreateTensorValueFromMemory(features, _outputShape);
-        _session.Run(null, _inputNames, [inputValue], _outputNames, [outputValue]);
+        if (which == BackboneOutput.Pooled)
+        {
+            using var outputValue = OrtValue.CreateTensorValueFromMemory(output, _outputShape);
+            _session.Run(null, _inputNames, [inputValue], _outputNames, [outputValue]);
+            return;
+        }
+
+        var head = Spec.ImageNetHead ?? throw new InvalidOperationException($"Backbone '{Spec.Name}' has no ImageNet head.");
+        using var headValue = OrtValue.CreateTensorValueFromMemory(output, [1, head.ClassCount]);
+        _session.Run(null, _inputNames, [inputValue], [head.OutputName], [headValue]);
+    }
+
+    /// <summary>Values per image of an output.</summary>
+    public int OutputLength(BackboneOutput which) => which == BackboneOutput.Pooled
+        ? Spec.FeatureDimension
+        : Spec.ImageNetHead?.ClassCount ?? throw new InvalidOperationException($"Backbone '{Spec.Name}' has no ImageNet head; choose one whose spec has ImageNetHead (mobilenet_v2, mobilenet_v2_tf2).");
+
+    /// <summary>
+    /// Runs one image tensor and returns the named outputs with their shapes (e.g. the pooled features, the feature
+    /// map when opened with it, an ImageNet head).
+    /// </summary>
+    public IReadOnlyList<(float[] Values, long[] Shape)> Run(float[] input, IReadOnlyList<string> outputNames)
+    {
+        using var inputValue = OrtValue.CreateTensorValueFromMemory(input, _inputShape);
+        using var runOptions = new RunOptions();
+        using var outputs = _session.Run(runOptions, _inputNames, [inputValue], outputNames.ToArray());
+        return outputs.Select(o => (o.GetTensorDataAsSpan<float>().ToArray(), o.GetTensorTypeAndShape().Shape)).ToArray();
     }
 
     /// <inheritdoc />
     public void Dispose() => _session.Dispose();
 
-    private static InferenceSession OpenSession(string path, BackboneSpec spec)
+    private static OnnxGraph ReadGraph(byte[] model, string path, BackboneSpec spec)
+    {
+        try
+        {
+            return OnnxGraph.Read(model);
+        }
+        catch (FormatException e)
+        {
+            throw new BackboneMismatchException(path, $"'{path}' for backbone '{spec.Name}' is not an ONNX model ({e.Message}). "
+                + $"The file may be truncated or of another format. {spec.HowToObtain}", e);
+        }
+    }
+
+    private static void CheckFeatureMap(OnnxGraph graph, string path, BackboneSpec spec, bool required)
+    {
+        if (spec.FeatureMapName is null)
+        {
+            if (required)
+            {
+                throw new ArgumentException($"Backbone spec '{spec.Name}' names no FeatureMapName, so its feature map cannot be read. "
+                    + $"Tensors that feed global pooling in '{path}': [{string.Join(", ", graph.PoolingInputs())}].");
+            }
+
+            return;
+        }
+
+        if (!graph.HasTensor(spec.FeatureMapName))
+        {
+            throw new BackboneMismatchException(path, $"'{path}' does not match backbone spec '{spec.Name}': it has no tensor named '{spec.FeatureMapName}' "
+                + $"(the spec's feature map). Tensors that feed global pooling in this file: [{string.Join(", ", graph.PoolingInputs())}].");
+        }
+    }
+
+    private static InferenceSession OpenSession(byte[] model, string path, BackboneSpec spec)
     {
         // One intra-op thread per session: callers run one image per core concurrently, which keeps every core busy
         // with less synchronisation than ORT's own thread pool spinning over a batch of one.
@@ -147,7 +227,7 @@ internal sealed class Backbone : IDisposable
         };
         try
         {
-            return new InferenceSession(path, options);
+            return new InferenceSession(model, options);
         }
         catch (OnnxRuntimeException e)
         {
@@ -171,8 +251,8 @@ internal sealed class Backbone : IDisposable
         if (actual.Length != 4 || Enumerable.Range(0, 4).Any(i => actual[i] > 0 && actual[i] != expected[i]))
         {
             throw new BackboneMismatchException(path, Problem(
-                $"input '{spec.InputName}' has shape [{string.Join(", ", actual)}], but the spec says {spec.Layout} [{string.Join(", ", expected)}] "
-                + "(a dimension ≤ 0 is dynamic)."));
+                $"input '{spec.InputName}' has shape [{string.Join(", ", actual)}]{DescribeImageInput(actual)}, but the spec says {spec.Layout} [{string.Join(", ", expected)}] "
+                + $"({spec.Layout} {spec.InputWidth}×{spec.InputHeight}; a dimension ≤ 0 is dynamic)."));
         }
 
         if (!session.OutputMetadata.TryGetValue(spec.PooledOutputName, out var output))
@@ -188,6 +268,29 @@ internal sealed class Backbone : IDisposable
                 $"output '{spec.PooledOutputName}' has shape [{string.Join(", ", output.Dimensions)}] ({length} values per image), but the spec says {spec.FeatureDimension}."));
         }
 
+        if (spec.ImageNetHead is { } head)
+        {
+            if (!session.OutputMetadata.TryGetValue(head.OutputName, out var classes))
+            {
+                throw new BackboneMismatchException(path, Problem($"it has no output named '{head.OutputName}' (the spec's ImageNet head); its outputs are [{string.Join(", ", session.OutputMetadata.Keys)}]."));
+            }
+
+            var count = classes.Dimensions.Skip(1).Aggregate(1L, (a, d) => a * Math.Max(d, 1));
+            if (count != head.ClassCount)
+            {
+                throw new BackboneMismatchException(path, Problem(
+                    $"ImageNet head '{head.OutputName}' has shape [{string.Join(", ", classes.Dimensions)}] ({count} values per image), but the spec says {head.ClassCount}."));
+            }
+        }
+
         return shape;
     }
+
+    // " (looks like NCHW 224×224)" for a 4-D image input, else "".
+    private static string DescribeImageInput(int[] d) => d.Length != 4 ? $" ({d.Length}-D, not an image batch)"
+        : d[1] == 3 ? $" (looks like NCHW {Size(d[3])}×{Size(d[2])})"
+        : d[3] == 3 ? $" (looks like NHWC {Size(d[2])}×{Size(d[1])})"
+        : " (no dimension of 3 colour channels)";
+
+    private static string Size(int d) => d > 0 ? d.ToString(CultureInfo.InvariantCulture) : "any";
 }

@@ -88,6 +88,20 @@ public sealed record PixelNormalization(
         values is null ? "" : string.Join(',', values.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
 }
 
+/// <summary>An ImageNet classifier output: its name, and where class 0 (tench) sits in it.</summary>
+/// <param name="OutputName">Name of the output (probabilities, one value per class).</param>
+/// <param name="ClassCount">Number of values per image (1000, or 1001 with a background class first).</param>
+/// <param name="FirstClassIndex">Index of ImageNet class 0 in the output: 1 when a background class comes first.</param>
+/// <param name="LabelsFile">A text file with one class name per output index, looked up like the model file; optional.</param>
+public sealed record ImageNetHead(string OutputName, int ClassCount = 1000, int FirstClassIndex = 0, string? LabelsFile = null)
+{
+    /// <summary>ImageNet classes 151–268: the dog breeds.</summary>
+    public static bool IsDogClass(int imageNetClass) => imageNetClass is >= 151 and <= 268;
+
+    /// <summary>ImageNet classes 281–285: the domestic cats (tabby, tiger cat, Persian, Siamese, Egyptian).</summary>
+    public static bool IsCatClass(int imageNetClass) => imageNetClass is >= 281 and <= 285;
+}
+
 /// <summary>
 /// Everything needed to use one set of pretrained weights correctly, in the spirit of timm's <c>pretrained_cfg</c>:
 /// the file, its tensor contract and the preprocessing that the weights were trained with. Preprocessing is derived
@@ -131,8 +145,23 @@ public sealed record BackboneSpec
     /// <summary>Length of the pooled feature vector.</summary>
     public required int FeatureDimension { get; init; }
 
-    /// <summary>The last convolutional feature map that feeds the global pooling (for class activation maps).</summary>
+    /// <summary>
+    /// The last convolutional feature map, the tensor that feeds the global pooling (for class activation maps).
+    /// It need not be a graph output: the library exposes it when it needs it. Its layout is <see cref="Layout"/>.
+    /// </summary>
     public string? FeatureMapName { get; init; }
+
+    /// <summary>Height of <see cref="FeatureMapName"/>'s grid (e.g. 7 for a 224-pixel ResNet), if known.</summary>
+    public int? FeatureMapHeight { get; init; }
+
+    /// <summary>Width of <see cref="FeatureMapName"/>'s grid, if known.</summary>
+    public int? FeatureMapWidth { get; init; }
+
+    /// <summary>
+    /// An ImageNet classifier output of the same network (e.g. MobileNetV2's <c>probabilities</c>), used by the
+    /// outlier audit; <c>null</c> when the export has none.
+    /// </summary>
+    public ImageNetHead? ImageNetHead { get; init; }
 
     /// <summary>One line on the network and where its weights come from.</summary>
     public string Description { get; init; } = "";

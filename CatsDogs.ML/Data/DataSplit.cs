@@ -31,4 +31,26 @@ internal static class DataSplit
 
         return held;
     }
+
+    /// <summary>
+    /// Fold number (0..<paramref name="folds"/>-1) of every item: per class, a seeded shuffle dealt round-robin, so
+    /// every fold holds about the same share of cats and dogs.
+    /// </summary>
+    public static int[] StratifiedFolds(IReadOnlyList<PetLabel> labels, int folds, int seed)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(folds, 2);
+        var random = new Random(seed);
+        var fold = new int[labels.Count];
+        foreach (var label in new[] { PetLabel.Cat, PetLabel.Dog })
+        {
+            var members = Enumerable.Range(0, labels.Count).Where(i => labels[i] == label).ToArray();
+            random.Shuffle(members);
+            for (var k = 0; k < members.Length; k++)
+            {
+                fold[members[k]] = k % folds;
+            }
+        }
+
+        return fold;
+    }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using CatsDogs.ML.Backbones;
 using CatsDogs.ML.Data;
@@ -18,8 +19,9 @@ internal sealed class FeatureExtractor
     private readonly IReadOnlyList<Backbone> _backbones;
     private readonly FeatureCache? _cache;
     private readonly int[] _offsets;
+    private readonly int[] _lengths;
 
-    public FeatureExtractor(IReadOnlyList<Backbone> backbones, FeatureCache? cache)
+    public FeatureExtractor(IReadOnlyList<Backbone> backbones, FeatureCache? cache, bool averageWithMirror = false, BackboneOutput output = BackboneOutput.Pooled)
     {
         if (backbones.Count == 0)
         {
@@ -28,23 +30,32 @@ internal sealed class FeatureExtractor
 
         _backbones = backbones;
         _cache = cache;
+        AverageWithMirror = averageWithMirror;
+        Output = output;
+        _lengths = backbones.Select(b => b.OutputLength(output)).ToArray();
         _offsets = new int[backbones.Count];
         for (var i = 1; i < backbones.Count; i++)
         {
-            _offsets[i] = _offsets[i - 1] + backbones[i - 1].Spec.FeatureDimension;
+            _offsets[i] = _offsets[i - 1] + _lengths[i - 1];
         }
 
-        Dimension = backbones.Sum(b => b.Spec.FeatureDimension);
+        Dimension = _lengths.Sum();
     }
 
     /// <summary>
     /// An extractor configured by <paramref name="options"/>: its cache folder (or none) and degree of parallelism.
     /// </summary>
     public static FeatureExtractor Create(IReadOnlyList<Backbone> backbones, CatsDogsOptions options) =>
-        new(backbones, options.UseCache ? new FeatureCache(options.CacheDirectory ?? FeatureCache.DefaultDirectory) : null)
+        new(backbones, options.UseCache ? new FeatureCache(options.CacheDirectory ?? FeatureCache.DefaultDirectory) : null, options.AverageWithMirror)
         {
             MaxDegreeOfParallelism = options.MaxDegreeOfParallelism,
         };
+
+    /// <summary>Which output of each backbone is extracted (pooled features unless an ImageNet head is asked for).</summary>
+    public BackboneOutput Output { get; }
+
+    /// <summary>Whether each backbone's features are the mean of the photo's and its mirror image's (test-time augmentation).</summary>
+    public bool AverageWithMirror { get; }
 
     /// <summary>Length of the concatenated feature vector.</summary>
     public int Dimension { get; }
@@ -60,7 +71,7 @@ internal sealed class FeatureExtractor
         var done = 0;
         progress?.Report(new CatsDogsProgress(stage, 0, images.Count));
         var options = new ParallelOptions { MaxDegreeOfParallelism = MaxDegreeOfParallelism, CancellationToken = cancellationToken };
-        Parallel.For(0, images.Count, options, () => new Scratch(_backbones), (i, _, scratch) =>
+        Parallel.For(0, images.Count, options, () => new Scratch(_backbones, _lengths), (i, _, scratch) =>
         {
             var output = new float[Dimension];
             reasons[i] = TryExtract(images[i], scratch, output);
@@ -98,7 +109,7 @@ internal sealed class FeatureExtractor
     public float[] ExtractOne(ReadOnlySpan<byte> bytes, string source)
     {
         var output = new float[Dimension];
-        Compute(bytes, source, new Scratch(_backbones), output, missing: null);
+        Compute(bytes, source, new Scratch(_backbones, _lengths), output, missing: null);
         return output;
     }
 
@@ -125,8 +136,8 @@ internal sealed class FeatureExtractor
         var anyMissing = false;
         for (var b = 0; b < _backbones.Count; b++)
         {
-            keys[b] = _cache is null ? [] : FeatureCache.Key(_backbones[b].Fingerprint, imageHash);
-            missing[b] = _cache is null || !_cache.TryRead(keys[b], output.AsSpan(_offsets[b], _backbones[b].Spec.FeatureDimension));
+            keys[b] = _cache is null ? [] : FeatureCache.Key(CacheIdentity(b), imageHash);
+            missing[b] = _cache is null || !_cache.TryRead(keys[b], output.AsSpan(_offsets[b], _lengths[b]));
             anyMissing |= missing[b];
         }
 
@@ -148,12 +159,17 @@ internal sealed class FeatureExtractor
         {
             if (missing[b])
             {
-                _cache?.Write(keys[b], output.AsSpan(_offsets[b], _backbones[b].Spec.FeatureDimension));
+                _cache?.Write(keys[b], output.AsSpan(_offsets[b], _lengths[b]));
             }
         }
 
         return null;
     }
+
+    // What the cached vector of backbone b depends on besides the photo.
+    private string CacheIdentity(int b) => _backbones[b].Fingerprint
+        + (Output == BackboneOutput.ImageNetHead ? "|imagenet-head" : "")
+        + (AverageWithMirror ? "|mirror-average" : "");
 
     // Decodes once, renders once per input size and runs the backbones that are still missing.
     private void Compute(ReadOnlySpan<byte> bytes, string source, Scratch scratch, float[] output, bool[]? missing)
@@ -172,28 +188,59 @@ internal sealed class FeatureExtractor
                 scratch.Rendered.Add(view);
             }
 
-            _backbones[b].Writer.Write(scratch.Pixels(view), scratch.Inputs[b]);
-            _backbones[b].Run(scratch.Inputs[b], scratch.Outputs[b]);
+            var pixels = scratch.Pixels(view);
+            _backbones[b].Writer.Write(pixels, scratch.Inputs[b]);
+            _backbones[b].Run(scratch.Inputs[b], scratch.Outputs[b], Output);
             scratch.Outputs[b].CopyTo(output, _offsets[b]);
+            if (AverageWithMirror)
+            {
+                _backbones[b].Writer.Write(scratch.Mirrored(view, pixels), scratch.Inputs[b]);
+                _backbones[b].Run(scratch.Inputs[b], scratch.Outputs[b], Output);
+                var target = output.AsSpan(_offsets[b], scratch.Outputs[b].Length);
+                for (var j = 0; j < target.Length; j++)
+                {
+                    target[j] = 0.5f * (target[j] + scratch.Outputs[b][j]);
+                }
+            }
         }
     }
 
     // Per-worker buffers, reused for every photo the worker handles.
-    private sealed class Scratch(IReadOnlyList<Backbone> backbones)
+    private sealed class Scratch(IReadOnlyList<Backbone> backbones, int[] lengths)
     {
         private readonly Dictionary<(int, int, ResizePolicy), byte[]> _pixels = new();
 
         public float[][] Inputs { get; } = backbones.Select(b => new float[b.Writer.Length]).ToArray();
 
-        public float[][] Outputs { get; } = backbones.Select(b => new float[b.Spec.FeatureDimension]).ToArray();
+        public float[][] Outputs { get; } = lengths.Select(n => new float[n]).ToArray();
 
         public HashSet<(int, int, ResizePolicy)> Rendered { get; } = new();
+
+        // The left-right mirror of a rendered view, made once per view and photo.
+        public byte[] Mirrored((int Width, int Height, ResizePolicy Policy) view, byte[] pixels)
+        {
+            var key = (-view.Width, view.Height, view.Policy);
+            var mirrored = Pixels(key);
+            if (Rendered.Add(key))
+            {
+                ReadOnlySpan<uint> source = MemoryMarshal.Cast<byte, uint>(pixels.AsSpan());
+                var target = MemoryMarshal.Cast<byte, uint>(mirrored.AsSpan());
+                for (var y = 0; y < view.Height; y++)
+                {
+                    var row = y * view.Width;
+                    source.Slice(row, view.Width).CopyTo(target.Slice(row, view.Width));
+                    target.Slice(row, view.Width).Reverse();
+                }
+            }
+
+            return mirrored;
+        }
 
         public byte[] Pixels((int Width, int Height, ResizePolicy Policy) view)
         {
             if (!_pixels.TryGetValue(view, out var buffer))
             {
-                buffer = new byte[view.Width * view.Height * 4];
+                buffer = new byte[Math.Abs(view.Width) * view.Height * 4];
                 _pixels[view] = buffer;
             }
 

@@ -8,15 +8,17 @@ using CatsDogs.ML.Training;
 namespace CatsDogs.ML.Persistence;
 
 /// <summary>
-/// The saved-model format: a zip with <c>manifest.json</c> (format version, backbones with full specs and file
-/// hashes, the head's hash, the training summary) and <c>head.zip</c> (ML.NET's own model file).
+/// The saved-model format: a zip with <c>manifest.json</c> (format version, backbones in feature order with full
+/// specs and file hashes, how features were extracted, hashes of the other entries, the training summary),
+/// <c>scaler.bin</c> (the head's feature scaler) and <c>head.zip</c> (ML.NET's own model file).
 /// </summary>
 internal static class ModelBundle
 {
     public const string Format = "CatsDogs.ML model";
-    public const int FormatVersion = 1;
+    public const int FormatVersion = 2;
     private const string ManifestEntry = "manifest.json";
     private const string HeadEntry = "head.zip";
+    private const string ScalerEntry = "scaler.bin";
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -25,11 +27,13 @@ internal static class ModelBundle
         Converters = { new JsonStringEnumConverter() },
     };
 
-    public static void Save(string path, IReadOnlyList<Backbone> backbones, LogisticHead head, TrainingSummary? training)
+    public static void Save(string path, IReadOnlyList<Backbone> backbones, LogisticHead head, bool averageWithMirror, TrainingSummary? training)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         using var headBytes = new MemoryStream();
         head.Save(headBytes);
+        using var scalerBytes = new MemoryStream();
+        head.Scaler.Save(scalerBytes);
         var manifest = new Manifest
         {
             Format = Format,
@@ -39,6 +43,8 @@ internal static class ModelBundle
             FeatureDimension = head.Dimension,
             Backbones = backbones.Select(b => new BackboneEntry { Spec = b.Spec, ModelSha256 = b.ModelSha256 }).ToArray(),
             HeadSha256 = Convert.ToHexStringLower(SHA256.HashData(headBytes.ToArray())),
+            ScalerSha256 = Convert.ToHexStringLower(SHA256.HashData(scalerBytes.ToArray())),
+            AverageWithMirror = averageWithMirror,
             Training = training is null ? null : training with { Skipped = [] },
         };
 
@@ -57,12 +63,18 @@ internal static class ModelBundle
                 headBytes.Position = 0;
                 headBytes.CopyTo(stream);
             }
+
+            using (var stream = zip.CreateEntry(ScalerEntry).Open())
+            {
+                scalerBytes.Position = 0;
+                scalerBytes.CopyTo(stream);
+            }
         }
 
         File.Move(temp, full, overwrite: true);
     }
 
-    public static (BackboneSpec[] Specs, string[] Hashes, LogisticHead Head, TrainingSummary? Training) Load(string path)
+    public static LoadedModel Load(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var full = Path.GetFullPath(path);
@@ -75,26 +87,35 @@ internal static class ModelBundle
         {
             using var zip = ZipFile.OpenRead(full);
             var manifest = ReadManifest(zip, full);
-            var headEntry = zip.GetEntry(HeadEntry) ?? throw Bad(full, $"it has no '{HeadEntry}' entry");
-            using var headBytes = new MemoryStream();
-            using (var stream = headEntry.Open())
-            {
-                stream.CopyTo(headBytes);
-            }
+            var headBytes = ReadVerified(zip, HeadEntry, manifest.HeadSha256, full);
+            var scaler = FeatureScaler.Load(ReadVerified(zip, ScalerEntry, manifest.ScalerSha256 ?? throw Bad(full, "its manifest names no feature scaler"), full), manifest.FeatureDimension);
 
-            if (!string.Equals(Convert.ToHexStringLower(SHA256.HashData(headBytes.ToArray())), manifest.HeadSha256, StringComparison.OrdinalIgnoreCase))
-            {
-                throw Bad(full, "its head does not match the hash in its manifest (the file was modified after saving)");
-            }
-
-            headBytes.Position = 0;
-            var head = LogisticHead.Load(headBytes, manifest.FeatureDimension);
-            return (manifest.Backbones.Select(b => b.Spec).ToArray(), manifest.Backbones.Select(b => b.ModelSha256).ToArray(), head, manifest.Training);
+            using var headStream = new MemoryStream(headBytes);
+            var head = LogisticHead.Load(headStream, manifest.FeatureDimension, scaler);
+            return new LoadedModel(
+                manifest.Backbones.Select(b => b.Spec).ToArray(), manifest.Backbones.Select(b => b.ModelSha256).ToArray(), head, manifest.AverageWithMirror, manifest.Training);
         }
         catch (Exception e) when (e is InvalidDataException or IOException or JsonException or FormatException or InvalidOperationException)
         {
             throw Bad(full, $"it cannot be read ({e.Message}); it may be truncated or not a model saved by CatsDogs.ML", e);
         }
+    }
+
+    private static byte[] ReadVerified(ZipArchive zip, string name, string sha256, string path)
+    {
+        var entry = zip.GetEntry(name) ?? throw Bad(path, $"it has no '{name}' entry");
+        using var bytes = new MemoryStream();
+        using (var stream = entry.Open())
+        {
+            stream.CopyTo(bytes);
+        }
+
+        if (!string.Equals(Convert.ToHexStringLower(SHA256.HashData(bytes.ToArray())), sha256, StringComparison.OrdinalIgnoreCase))
+        {
+            throw Bad(path, $"its '{name}' does not match the hash in its manifest (the file was modified after saving)");
+        }
+
+        return bytes.ToArray();
     }
 
     private static Manifest ReadManifest(ZipArchive zip, string path)
@@ -111,6 +132,12 @@ internal static class ModelBundle
         {
             throw new ModelBundleException(path, $"Model '{path}' was saved in format version {manifest.FormatVersion} by CatsDogs.ML {manifest.Library}; "
                 + $"this version reads format {FormatVersion} and older. Upgrade CatsDogs.ML to load it.");
+        }
+
+        if (manifest.FormatVersion < FormatVersion)
+        {
+            throw new ModelBundleException(path, $"Model '{path}' was saved in format version {manifest.FormatVersion} by a development version of CatsDogs.ML "
+                + $"({manifest.Library}) before feature scaling and mirror averaging; train it again with this version.");
         }
 
         if (manifest.Backbones.Length == 0 || manifest.Backbones.Sum(b => b.Spec.FeatureDimension) != manifest.FeatureDimension)
@@ -140,8 +167,15 @@ internal static class ModelBundle
 
         public required string HeadSha256 { get; init; }
 
+        public string? ScalerSha256 { get; init; }
+
+        public bool AverageWithMirror { get; init; }
+
         public TrainingSummary? Training { get; init; }
     }
+
+    /// <summary>What a saved model needs to be rebuilt: backbones in feature order, their file hashes, the head and how features were extracted.</summary>
+    internal sealed record LoadedModel(BackboneSpec[] Specs, string[] Hashes, LogisticHead Head, bool AverageWithMirror, TrainingSummary? Training);
 
     private sealed record BackboneEntry
     {

@@ -3,48 +3,81 @@ using CatsDogs.ML.Evaluation;
 
 namespace CatsDogs.ML.Training;
 
-/// <summary>The validation log loss and accuracy of one L2 weight tried by the regularisation search.</summary>
+/// <summary>The cross-validated log loss and accuracy of one L2 weight tried by the regularisation search.</summary>
 /// <param name="L2">The L2 weight.</param>
-/// <param name="ValidationLogLoss">Log loss on the inner validation split.</param>
-/// <param name="ValidationAccuracy">Accuracy on the inner validation split.</param>
+/// <param name="ValidationLogLoss">Out-of-fold log loss over all training photos.</param>
+/// <param name="ValidationAccuracy">Out-of-fold accuracy over all training photos.</param>
 public sealed record RegularizationTrial(float L2, double ValidationLogLoss, double ValidationAccuracy);
 
-/// <summary>Chooses the head's L2 weight on a stratified validation split, then refits on all the data.</summary>
+/// <summary>What the head trainer decided, besides the head itself.</summary>
+/// <param name="Trials">Every L2 weight tried, in grid order.</param>
+/// <param name="Best">The chosen one.</param>
+/// <param name="OutOfFold">Each photo's P(dog) from the fold model that did not see it, at the chosen L2.</param>
+/// <param name="Excluded">Indices of the photos left out of the final fit as likely mislabelled.</param>
+internal sealed record HeadSearch(IReadOnlyList<RegularizationTrial> Trials, RegularizationTrial Best, IReadOnlyList<double> OutOfFold, IReadOnlyList<int> Excluded);
+
+/// <summary>
+/// Fits the head: scales the features (<see cref="FeatureScaler"/>), chooses the L2 weight by stratified k-fold
+/// cross-validation, leaves out photos whose label the out-of-fold model confidently contradicts (the original
+/// work's outlier cleaning), and refits on the rest.
+/// </summary>
 internal static class HeadTrainer
 {
-    public static (LogisticHead Head, IReadOnlyList<RegularizationTrial> Trials, RegularizationTrial Best) Train(
+    /// <summary>At most this share of the photos is ever left out as mislabelled.</summary>
+    public const double MaxExcludedShare = 0.02;
+
+    public static (LogisticHead Head, HeadSearch Search) Train(
         IReadOnlyList<float[]> features,
         IReadOnlyList<PetLabel> labels,
-        IReadOnlyList<float> l2Grid,
-        double validationFraction,
-        int seed,
-        int maxDegreeOfParallelism,
+        IReadOnlyList<int> blocks,
+        CatsDogsOptions options,
         CancellationToken cancellationToken)
     {
-        if (l2Grid.Count == 0)
+        if (options.L2Grid.Count == 0)
         {
-            throw new ArgumentException("The L2 grid is empty.", nameof(l2Grid));
+            throw new ArgumentException("The L2 grid is empty.", nameof(options));
         }
 
+        var scaler = FeatureScaler.Fit(features, blocks);
+        var scaled = features.Select(f => scaler.Apply(f)).ToArray();
         var isDog = labels.Select(l => l == PetLabel.Dog).ToArray();
-        var held = DataSplit.StratifiedHoldout(labels, validationFraction, seed);
-        var fitIndex = Enumerable.Range(0, features.Count).Where(i => !held.Contains(i)).ToArray();
-        var valIndex = Enumerable.Range(0, features.Count).Where(held.Contains).ToArray();
-        var fitX = fitIndex.Select(i => features[i]).ToArray();
-        var fitY = fitIndex.Select(i => isDog[i]).ToArray();
-        var valX = valIndex.Select(i => features[i]).ToArray();
-        var valY = valIndex.Select(i => isDog[i]).ToArray();
+        var folds = Math.Clamp(options.Folds, 2, Math.Min(labels.Count(l => l == PetLabel.Cat), labels.Count(l => l == PetLabel.Dog)));
+        var fold = DataSplit.StratifiedFolds(labels, folds, options.Seed);
 
-        var trials = new RegularizationTrial[l2Grid.Count];
-        Parallel.For(0, l2Grid.Count, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism, CancellationToken = cancellationToken }, k =>
+        // One job per (L2, fold): all cores stay busy even with a short grid.
+        var outOfFold = options.L2Grid.Select(_ => new double[features.Count]).ToArray();
+        var jobs = options.L2Grid.SelectMany((_, k) => Enumerable.Range(0, folds).Select(f => (k, f))).ToArray();
+        Parallel.ForEach(jobs, new ParallelOptions { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism, CancellationToken = cancellationToken }, job =>
         {
-            var probabilities = LogisticHead.Fit(fitX, fitY, l2Grid[k], seed).Predict(valX).Select(p => (double)p).ToArray();
-            trials[k] = new RegularizationTrial(l2Grid[k], Metrics.LogLoss(valY, probabilities), Metrics.Accuracy(valY, probabilities));
+            var fit = Enumerable.Range(0, scaled.Length).Where(i => fold[i] != job.f).ToArray();
+            var held = Enumerable.Range(0, scaled.Length).Where(i => fold[i] == job.f).ToArray();
+            var model = LogisticHead.Fit(fit.Select(i => scaled[i]).ToArray(), fit.Select(i => isDog[i]).ToArray(), options.L2Grid[job.k], options.Seed, scaler);
+            var p = model.PredictScaled(held.Select(i => scaled[i]).ToArray());
+            for (var i = 0; i < held.Length; i++)
+            {
+                outOfFold[job.k][held[i]] = p[i];
+            }
         });
 
+        var trials = options.L2Grid.Select((l2, k) => new RegularizationTrial(l2, Metrics.LogLoss(isDog, outOfFold[k]), Metrics.Accuracy(isDog, outOfFold[k]))).ToArray();
         // Ties go to the stronger regularisation, which generalises more safely.
-        var best = trials.OrderBy(t => t.ValidationLogLoss).ThenByDescending(t => t.L2).First();
+        var bestIndex = Enumerable.Range(0, trials.Length).OrderBy(k => trials[k].ValidationLogLoss).ThenByDescending(k => trials[k].L2).First();
+        var best = trials[bestIndex];
+        var oof = outOfFold[bestIndex];
+
+        var excluded = options.MislabelThreshold > 0
+            ? Enumerable.Range(0, oof.Length)
+                .Select(i => (i, pLabel: isDog[i] ? oof[i] : 1 - oof[i]))
+                .Where(t => t.pLabel < options.MislabelThreshold)
+                .OrderBy(t => t.pLabel)
+                .Take((int)(MaxExcludedShare * oof.Length))
+                .Select(t => t.i)
+                .Order()
+                .ToArray()
+            : [];
+        var keep = Enumerable.Range(0, scaled.Length).Except(excluded).ToArray();
         cancellationToken.ThrowIfCancellationRequested();
-        return (LogisticHead.Fit(features, isDog, best.L2, seed), trials, best);
+        var head = LogisticHead.Fit(keep.Select(i => scaled[i]).ToArray(), keep.Select(i => isDog[i]).ToArray(), best.L2, options.Seed, scaler);
+        return (head, new HeadSearch(trials, best, oof, excluded));
     }
 }

@@ -5,8 +5,9 @@ using Microsoft.ML.Trainers;
 namespace CatsDogs.ML.Training;
 
 /// <summary>
-/// The trained head: ML.NET's mean/variance normaliser followed by L-BFGS logistic regression on the concatenated
-/// features, giving P(dog). Wraps the ML.NET model, which is what gets saved.
+/// The trained head: a <see cref="FeatureScaler"/> (standardisation and backbone block weights) followed by ML.NET's
+/// L-BFGS logistic regression on the concatenated features, giving P(dog). The ML.NET model is what gets saved, beside
+/// the scaler.
 /// <see cref="Predict"/> is thread-safe (it only calls <see cref="ITransformer.Transform"/>).
 /// </summary>
 internal sealed class LogisticHead
@@ -15,25 +16,31 @@ internal sealed class LogisticHead
     private readonly ITransformer _model;
     private readonly SchemaDefinition _schema;
 
-    private LogisticHead(MLContext ml, ITransformer model, int dimension)
+    private LogisticHead(MLContext ml, ITransformer model, int dimension, FeatureScaler scaler)
     {
         _ml = ml;
         _model = model;
         Dimension = dimension;
+        Scaler = scaler;
         _schema = Schema(dimension);
     }
 
     /// <summary>Feature vector length.</summary>
     public int Dimension { get; }
 
-    /// <summary>Fits the head with L2 weight <paramref name="l2"/> (no L1), single-threaded and so deterministic.</summary>
-    public static LogisticHead Fit(IReadOnlyList<float[]> features, IReadOnlyList<bool> isDog, float l2, int seed)
+    /// <summary>The scaler applied before the ML.NET model.</summary>
+    public FeatureScaler Scaler { get; }
+
+    /// <summary>
+    /// Fits the logistic regression on already-scaled features with L2 weight <paramref name="l2"/> (no L1),
+    /// single-threaded and so deterministic; <paramref name="scaler"/> is what <see cref="Predict"/> will apply.
+    /// </summary>
+    public static LogisticHead Fit(IReadOnlyList<float[]> scaled, IReadOnlyList<bool> isDog, float l2, int seed, FeatureScaler scaler)
     {
-        var dimension = features[0].Length;
+        var dimension = scaled[0].Length;
         var ml = new MLContext(seed);
-        var data = ml.Data.LoadFromEnumerable(Rows(features, isDog), Schema(dimension));
-        var pipeline = ml.Transforms.NormalizeMeanVariance(nameof(FeatureRow.Features))
-            .Append(ml.BinaryClassification.Trainers.LbfgsLogisticRegression(new LbfgsLogisticRegressionBinaryTrainer.Options
+        var data = ml.Data.LoadFromEnumerable(Rows(scaled, isDog), Schema(dimension));
+        var pipeline = ml.BinaryClassification.Trainers.LbfgsLogisticRegression(new LbfgsLogisticRegressionBinaryTrainer.Options
             {
                 LabelColumnName = nameof(FeatureRow.Label),
                 FeatureColumnName = nameof(FeatureRow.Features),
@@ -42,14 +49,18 @@ internal sealed class LogisticHead
                 NumberOfThreads = 1,
                 OptimizationTolerance = 1e-8f,
                 MaximumNumberOfIterations = 1000,
-            }));
-        return new LogisticHead(ml, pipeline.Fit(data), dimension);
+            });
+        return new LogisticHead(ml, pipeline.Fit(data), dimension, scaler);
     }
 
-    /// <summary>P(dog) for each feature vector.</summary>
-    public float[] Predict(IReadOnlyList<float[]> features)
+    /// <summary>P(dog) for each (unscaled) feature vector.</summary>
+    public float[] Predict(IReadOnlyList<float[]> features) =>
+        PredictScaled(features.Select(f => Scaler.Apply(f)).ToArray());
+
+    /// <summary>P(dog) for feature vectors already passed through the scaler.</summary>
+    public float[] PredictScaled(IReadOnlyList<float[]> scaled)
     {
-        var data = _ml.Data.LoadFromEnumerable(Rows(features, null), _schema);
+        var data = _ml.Data.LoadFromEnumerable(Rows(scaled, null), _schema);
         return _ml.Data.CreateEnumerable<ScoreRow>(_model.Transform(data), reuseRowObject: false)
             .Select(r => r.Probability)
             .ToArray();
@@ -61,12 +72,12 @@ internal sealed class LogisticHead
         _ml.Model.Save(_model, _ml.Data.LoadFromEnumerable(Array.Empty<FeatureRow>(), _schema).Schema, stream);
     }
 
-    /// <summary>Loads a head saved by <see cref="Save"/>.</summary>
-    public static LogisticHead Load(Stream stream, int dimension)
+    /// <summary>Loads a head saved by <see cref="Save"/>, with the scaler saved beside it.</summary>
+    public static LogisticHead Load(Stream stream, int dimension, FeatureScaler scaler)
     {
         var ml = new MLContext(0);
         var model = ml.Model.Load(stream, out _);
-        return new LogisticHead(ml, model, dimension);
+        return new LogisticHead(ml, model, dimension, scaler);
     }
 
     private static SchemaDefinition Schema(int dimension)

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using CatsDogs.ML;
+using CatsDogs.ML.Audit;
 using CatsDogs.ML.Backbones;
 using CatsDogs.ML.Data;
 using CatsDogs.ML.Evaluation;
@@ -9,7 +10,7 @@ using Spectre.Console;
 
 namespace CatsDogs.Cli;
 
-/// <summary>The <c>catsdogs</c> command line: train, evaluate, predict, submit.</summary>
+/// <summary>The <c>catsdogs</c> command line: train, evaluate, predict, submit, fusion-report, audit, backbones.</summary>
 public static class CliApp
 {
     /// <summary>Exit code of a run that failed on its inputs (bad folder, model, photos).</summary>
@@ -34,6 +35,9 @@ public static class CliApp
         root.Add(EvaluateCommand(output, error));
         root.Add(PredictCommand(output, error));
         root.Add(SubmitCommand(output, error));
+        root.Add(FusionReportCommand(output, error));
+        root.Add(AuditCommand(output, error));
+        root.Add(BackbonesCommand(output, error));
         return root;
     }
 
@@ -49,30 +53,60 @@ public static class CliApp
 
     private static Option<bool> NoCacheOption() => new("--no-cache") { Description = "Neither read nor write the feature cache." };
 
+    private static Option<string?> CatalogOption() => new("--catalog")
+    {
+        Description = "A JSON file of your own backbone specs (the format of models/backbones.json), added to the built-in catalogue.",
+    };
+
+    // The four backbones whose real weights are available (the default of fusion-report and audit).
+    private const string RealBackbones = "resnet18,mobilenet_v2,mobilenet_v2_tf2,mobilenet_v1";
+
+    // The options every training-like command shares, turned into CatsDogsOptions.
+    private sealed class TrainingOptions(string defaultBackbones)
+    {
+        private readonly Option<string> _backbones = new("--backbones") { Description = "Comma-separated backbone names (see 'catsdogs backbones').", DefaultValueFactory = _ => defaultBackbones };
+        private readonly Option<string?> _catalog = CatalogOption();
+        private readonly Option<int> _seed = new("--seed") { Description = "Seed of every random choice (splits, folds).", DefaultValueFactory = _ => 42 };
+        private readonly Option<int> _folds = new("--folds") { Description = "Cross-validation folds that choose the regularisation.", DefaultValueFactory = _ => 5 };
+        private readonly Option<bool> _noMirror = new("--no-mirror") { Description = "Do not average features with the mirror image (half the backbone work)." };
+        private readonly Option<string?> _modelsDir = ModelsDirOption();
+        private readonly Option<string?> _cache = CacheOption();
+        private readonly Option<bool> _noCache = NoCacheOption();
+
+        public void AddTo(Command command)
+        {
+            foreach (var option in new Option[] { _backbones, _catalog, _seed, _folds, _noMirror, _modelsDir, _cache, _noCache })
+            {
+                command.Add(option);
+            }
+        }
+
+        public BackboneCatalog Catalog(ParseResult parse) =>
+            parse.GetValue(_catalog) is { } file ? BackboneCatalog.Default.WithFile(file) : BackboneCatalog.Default;
+
+        public CatsDogsOptions Build(ParseResult parse) => new()
+        {
+            Backbones = Catalog(parse).Resolve(parse.GetRequiredValue(_backbones)),
+            Seed = parse.GetValue(_seed),
+            Folds = parse.GetValue(_folds),
+            AverageWithMirror = !parse.GetValue(_noMirror),
+            ModelsDirectory = parse.GetValue(_modelsDir),
+            CacheDirectory = parse.GetValue(_cache),
+            UseCache = !parse.GetValue(_noCache),
+        };
+    }
+
     private static Command TrainCommand(TextWriter output, TextWriter error)
     {
         var data = new Argument<string>("data-dir") { Description = "Labelled photos: Kaggle names (cat.N.jpg, dog.N.jpg) or cat/ and dog/ folders." };
         var outPath = new Option<string>("--out", "-o") { Description = "Where to save the trained model (zip).", Required = true };
-        var backbones = new Option<string>("--backbones") { Description = "Comma-separated backbone names.", DefaultValueFactory = _ => "resnet18" };
-        var seed = new Option<int>("--seed") { Description = "Seed of the validation split.", DefaultValueFactory = _ => 42 };
-        var validation = new Option<double>("--validation") { Description = "Share of each class held out to choose the regularisation.", DefaultValueFactory = _ => 0.2 };
-        var modelsDir = ModelsDirOption();
-        var cache = CacheOption();
-        var noCache = NoCacheOption();
-        var command = new Command("train", "Train a classifier on a folder of labelled photos and save it.") { data, outPath, backbones, seed, validation, modelsDir, cache, noCache };
+        var training = new TrainingOptions("resnet18");
+        var command = new Command("train", "Train a classifier on a folder of labelled photos and save it.") { data, outPath };
+        training.AddTo(command);
         command.SetAction((parse, token) => Guard(error, () =>
         {
             var dataset = ImageDataset.FromFolder(parse.GetRequiredValue(data));
-            var options = new CatsDogsOptions
-            {
-                Backbones = parse.GetRequiredValue(backbones).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                    .Select(KnownBackbones.Get).ToArray(),
-                Seed = parse.GetValue(seed),
-                ValidationFraction = parse.GetValue(validation),
-                ModelsDirectory = parse.GetValue(modelsDir),
-                CacheDirectory = parse.GetValue(cache),
-                UseCache = !parse.GetValue(noCache),
-            };
+            var options = training.Build(parse);
             error.WriteLine($"Training on {dataset.Count} photos ({dataset.CountOf(PetLabel.Cat)} cats, {dataset.CountOf(PetLabel.Dog)} dogs) with {string.Join(" + ", options.Backbones.Select(b => b.Name))}.");
             using var classifier = WithProgress(error, progress => new CatsDogsTrainer(options).Train(dataset, progress, token));
             var summary = classifier.Training!;
@@ -80,7 +114,7 @@ public static class CliApp
             classifier.Save(model);
             ReportSkipped(error, summary.Skipped);
             var console = Console(output);
-            var table = new Table().Title("Regularisation search (inner validation split)").AddColumns("L2", "log loss", "accuracy");
+            var table = new Table().Title($"Regularisation search ({summary.Folds}-fold cross-validation)").AddColumns("L2", "log loss", "accuracy");
             foreach (var trial in summary.Trials)
             {
                 var mark = trial == summary.Best ? " ←" : "";
@@ -88,9 +122,122 @@ public static class CliApp
             }
 
             console.Write(table);
+            foreach (var excluded in summary.Excluded)
+            {
+                error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"left out as likely mislabelled: {excluded.Image.Path} (P(its label) = {excluded.LabelProbability:F3} out of fold)"));
+            }
+
             console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Trained on {summary.TrainedOn} photos ({summary.Cats} cats, {summary.Dogs} dogs), skipped {summary.Skipped.Count}; "
+                $"Trained on {summary.TrainedOn - summary.Excluded.Count} of {summary.TrainedOn} usable photos ({summary.Cats} cats, {summary.Dogs} dogs; {summary.Excluded.Count} left out as likely mislabelled), skipped {summary.Skipped.Count}; "
                 + $"features {summary.FeatureTime.TotalSeconds:F1} s, head {summary.HeadTime.TotalSeconds:F1} s. Saved {Path.GetFullPath(model)}"));
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command FusionReportCommand(TextWriter output, TextWriter error)
+    {
+        var data = new Argument<string>("data-dir") { Description = "Labelled photos, split into training and held-out photos." };
+        var validation = new Option<double>("--validation") { Description = "Share of each class held out for scoring.", DefaultValueFactory = _ => 0.2 };
+        var outPath = new Option<string?>("--out", "-o") { Description = "Also write the table as Markdown to this file." };
+        var training = new TrainingOptions(RealBackbones);
+        var command = new Command("fusion-report", "Train every single backbone and every combination on one split; print log loss and accuracy, best first.") { data, validation, outPath };
+        training.AddTo(command);
+        command.SetAction((parse, token) => Guard(error, () =>
+        {
+            var dataset = ImageDataset.FromFolder(parse.GetRequiredValue(data));
+            var options = training.Build(parse);
+            var report = WithProgress(error, progress => FusionReport.Evaluate(dataset, options, parse.GetValue(validation), progress, token));
+            ReportSkipped(error, report.Skipped);
+            var console = Console(output);
+            var table = new Table()
+                .Title($"Backbone fusion: trained on {report.TrainCount}, scored on {report.TestCount} held-out photos (seed {options.Seed})")
+                .AddColumns("backbones", "features", "log loss", "accuracy", "AUC", "L2", "left out");
+            foreach (var row in report.Rows)
+            {
+                table.AddRow(Markup.Escape(row.Name), row.FeatureDimension.ToString(CultureInfo.InvariantCulture), F(row.LogLoss, "F4"), F(row.Accuracy, "P2"), F(row.Auc, "F4"), F(row.L2, "G4"), row.Excluded.ToString(CultureInfo.InvariantCulture));
+            }
+
+            console.Write(table);
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Features {report.FeatureTime.TotalSeconds:F1} s, heads {report.HeadTime.TotalSeconds:F1} s."));
+            if (parse.GetValue(outPath) is { } file)
+            {
+                File.WriteAllText(file, report.ToMarkdown());
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command AuditCommand(TextWriter output, TextWriter error)
+    {
+        var data = new Argument<string>("data-dir") { Description = "Labelled photos to audit." };
+        var outPath = new Option<string>("--out", "-o") { Description = "Folder for report.html (with thumbnails) and findings.csv.", Required = true };
+        var classifier = new Option<string>("--imagenet") { Description = "Backbone whose ImageNet head names what a photo shows.", DefaultValueFactory = _ => "mobilenet_v2" };
+        var topK = new Option<int>("--top-k") { Description = "Flag a photo when none of its top-k ImageNet classes is a cat or a dog.", DefaultValueFactory = _ => 5 };
+        var confident = new Option<double>("--confident") { Description = "Flag a label when the out-of-fold model gives the other class at least this.", DefaultValueFactory = _ => 0.9 };
+        var training = new TrainingOptions(RealBackbones);
+        var command = new Command("audit", "List labelled photos that show no cat or dog, or whose label a confident model contradicts.") { data, outPath, classifier, topK, confident };
+        training.AddTo(command);
+        command.SetAction((parse, token) => Guard(error, () =>
+        {
+            var dataset = ImageDataset.FromFolder(parse.GetRequiredValue(data));
+            var model = training.Build(parse);
+            var options = new AuditOptions
+            {
+                ImageNetClassifier = training.Catalog(parse).Get(parse.GetRequiredValue(classifier)),
+                TopK = parse.GetValue(topK),
+                ConfidentAt = parse.GetValue(confident),
+                Model = model,
+            };
+            var report = WithProgress(error, progress => DatasetAudit.Run(dataset, options, progress, token));
+            ReportSkipped(error, report.Skipped);
+            var html = report.WriteTo(parse.GetRequiredValue(outPath));
+            var console = Console(output);
+            var table = new Table().Title($"Flagged {report.Findings.Count} of {report.Audited} photos").AddColumns("photo", "label", "P(dog)", "why");
+            foreach (var f in report.Findings)
+            {
+                table.AddRow(Markup.Escape(f.Image.Path), f.Image.Label.ToString()!.ToLowerInvariant(), F(f.DogProbability, "F3"), Markup.Escape(f.Reason));
+            }
+
+            console.Write(table);
+            console.WriteLine($"Report: {html}; list: {Path.Combine(Path.GetDirectoryName(html)!, "findings.csv")}");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command BackbonesCommand(TextWriter output, TextWriter error)
+    {
+        var modelsDir = ModelsDirOption();
+        var catalogFile = CatalogOption();
+        var command = new Command("backbones", "List the backbone catalogue and whether each file is found.") { modelsDir, catalogFile };
+        command.SetAction((parse, token) => Guard(error, () =>
+        {
+            var catalog = parse.GetValue(catalogFile) is { } file ? BackboneCatalog.Default.WithFile(file) : BackboneCatalog.Default;
+            var table = new Table().AddColumns("name", "input", "preprocessing", "features", "file");
+            foreach (var spec in catalog.All)
+            {
+                string where;
+                try
+                {
+                    where = BackboneCatalog.LocateFile(spec, parse.GetValue(modelsDir));
+                }
+                catch (BackboneFileNotFoundException)
+                {
+                    where = "missing: " + spec.FileName;
+                }
+
+                table.AddRow(
+                    spec.Name,
+                    $"{spec.Layout} {spec.InputWidth}×{spec.InputHeight} {spec.ChannelOrder}",
+                    $"{spec.Normalization.Kind}, {spec.Resize}",
+                    spec.FeatureDimension.ToString(CultureInfo.InvariantCulture),
+                    Markup.Escape(where));
+            }
+
+            Console(output).Write(table);
             return 0;
         }));
         return command;

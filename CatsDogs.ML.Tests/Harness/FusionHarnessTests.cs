@@ -1,0 +1,101 @@
+using System.Globalization;
+using CatsDogs.ML.Audit;
+using CatsDogs.ML.Backbones;
+using CatsDogs.ML.Data;
+using CatsDogs.ML.Evaluation;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace CatsDogs.ML.Tests.Harness;
+
+/// <summary>
+/// The fusion report of the four real backbones on the same seeded 80/20 split as the hello world; built once and
+/// shared. It runs in the hello world's collection, so the two never compete for the cores.
+/// </summary>
+public sealed class FusionFixture
+{
+    public const string FourBackbones = "resnet18,mobilenet_v2,mobilenet_v2_tf2,mobilenet_v1";
+
+    public FusionFixture()
+    {
+        if (!Directory.Exists(TestEnvironment.DataDirectory) || !Directory.Exists(TestEnvironment.SharedModelsDirectory))
+        {
+            return;
+        }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Options = new CatsDogsOptions { Backbones = BackboneCatalog.Default.Resolve(FourBackbones), ModelsDirectory = TestEnvironment.SharedModelsDirectory };
+        Report = FusionReport.Evaluate(ImageDataset.FromFolder(TestEnvironment.DataDirectory), Options, validationFraction: 0.2);
+        Time = clock.Elapsed;
+    }
+
+    public CatsDogsOptions? Options { get; }
+
+    public FusionReport? Report { get; }
+
+    public TimeSpan Time { get; }
+}
+
+[Collection("trained resnet18")]
+public class FusionHarnessTests(HelloWorldFixture trained, FusionFixture fusion, ITestOutputHelper output)
+{
+    [SkippableFact]
+    public void FourRealBackbonesFused_MeetTheBar_AndBeatEverySingleBackbone()
+    {
+        TestEnvironment.RequireData();
+        var report = fusion.Report ?? throw new InvalidOperationException($"The shared models are missing at '{TestEnvironment.SharedModelsDirectory}'.");
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"FUSION report in {fusion.Time.TotalSeconds:F1} s (features {report.FeatureTime.TotalSeconds:F1} s, heads of {report.Rows.Count} combinations {report.HeadTime.TotalSeconds:F1} s)"));
+        output.WriteLine(report.ToMarkdown());
+
+        Assert.Equal(15, report.Rows.Count);
+        Assert.Equal(trained.Test!.Count, report.TestCount);
+        Assert.Empty(report.Skipped);
+        Assert.Equal(report.Rows.OrderBy(r => r.LogLoss).Select(r => r.Name), report.Rows.Select(r => r.Name));
+
+        var four = report.Rows.Single(r => r.Backbones.Count == 4);
+        var bestSingle = report.Rows.Where(r => r.Backbones.Count == 1).MinBy(r => r.LogLoss)!;
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"HARNESS fusion of four: log loss {four.LogLoss:F4}, accuracy {four.Accuracy:P2}; best single {bestSingle.Name} {bestSingle.LogLoss:F4}"));
+        Assert.InRange(four.LogLoss, 0, 0.040);
+        Assert.InRange(four.Accuracy, 0.985, 1);
+        Assert.True(four.LogLoss < bestSingle.LogLoss, $"fusion {four.LogLoss:F4} does not beat {bestSingle.Name} {bestSingle.LogLoss:F4}");
+
+        // The ResNet18 row is exactly what the hello world's classifier scores on the same held-out photos.
+        var resnet18 = report.Rows.Single(r => r.Name == "resnet18");
+        Assert.Equal(trained.Report!.LogLoss, resnet18.LogLoss, 9);
+    }
+
+    [SkippableFact]
+    public void Audit_FindsTheKnownOutliersOfTheRealDataSet()
+    {
+        var dataDir = TestEnvironment.RequireData();
+        var options = new AuditOptions { Model = fusion.Options! };
+        var report = DatasetAudit.Run(ImageDataset.FromFolder(dataDir), options);
+        foreach (var finding in report.Findings.Where(f => f.LabelContradicted))
+        {
+            output.WriteLine($"{Path.GetFileName(finding.Image.Path)}: {finding.Reason}");
+        }
+
+        output.WriteLine($"AUDIT: {report.Findings.Count} of {report.Audited} flagged ({report.Findings.Count(f => f.NoCatOrDogInTopK)} no cat or dog in the ImageNet top 5, "
+            + $"{report.Findings.Count(f => f.LabelContradicted)} labels contradicted)");
+
+        // dog.1043 is a shelter sign and dog.10237 a logo: no cat or dog in ImageNet's top 5.
+        foreach (var name in new[] { "dog.1043.jpg", "dog.10237.jpg" })
+        {
+            var finding = Assert.Single(report.Findings, f => Path.GetFileName(f.Image.Path) == name);
+            Assert.True(finding.NoCatOrDogInTopK, finding.Reason);
+        }
+
+        // Contradicted labels are confident by construction, and most photos are not flagged at all.
+        Assert.All(report.Findings.Where(f => f.LabelContradicted), f => Assert.True((f.Image.Label == PetLabel.Dog ? f.DogProbability : 1 - f.DogProbability) <= 0.1));
+        Assert.InRange(report.Findings.Count, 2, report.Audited / 20);
+        Assert.Empty(report.Skipped);
+
+        using var dir = TestEnvironment.NewTempDirectory();
+        var html = File.ReadAllText(report.WriteTo(dir.Path));
+        Assert.Contains("dog.1043.jpg", html, StringComparison.Ordinal);
+        Assert.Equal(report.Findings.Count, Directory.GetFiles(dir.File("thumbs"), "*.jpg").Length);
+        Assert.Equal(report.Findings.Count + 1, File.ReadAllLines(dir.File("findings.csv")).Length);
+    }
+}

@@ -1,0 +1,167 @@
+using CatsDogs.ML.Backbones;
+using CatsDogs.ML.Data;
+using CatsDogs.ML.Features;
+using CatsDogs.ML.Training;
+
+namespace CatsDogs.ML.Audit;
+
+/// <summary>How a labelled folder is audited.</summary>
+public sealed record AuditOptions
+{
+    /// <summary>The backbone whose ImageNet head names what each photo shows (default <see cref="KnownBackbones.MobileNetV2"/>).</summary>
+    public BackboneSpec ImageNetClassifier { get; init; } = KnownBackbones.MobileNetV2;
+
+    /// <summary>A photo is flagged when none of its top-k ImageNet classes is a cat or a dog (default 5).</summary>
+    public int TopK { get; init; } = 5;
+
+    /// <summary>
+    /// A photo is flagged when the out-of-fold cat/dog model gives its label at most 1 − this (default 0.9: the model
+    /// is at least 90% sure of the other class).
+    /// </summary>
+    public double ConfidentAt { get; init; } = 0.9;
+
+    /// <summary>Backbones, folds, seed, models folder and cache of the cat/dog model (defaults: ResNet18).</summary>
+    public CatsDogsOptions Model { get; init; } = new();
+}
+
+/// <summary>One of a photo's most likely ImageNet classes.</summary>
+/// <param name="ImageNetClass">The class number, 0–999.</param>
+/// <param name="Name">Its name (from the labels file), or <c>class N</c>.</param>
+/// <param name="Probability">Its probability.</param>
+public sealed record ImageNetGuess(int ImageNetClass, string Name, double Probability);
+
+/// <summary>A photo the audit flags.</summary>
+/// <param name="Image">The photo and its label.</param>
+/// <param name="NoCatOrDogInTopK">None of its top-k ImageNet classes is a cat or a dog.</param>
+/// <param name="LabelContradicted">The out-of-fold model is confident of the other class.</param>
+/// <param name="DogProbability">The out-of-fold model's P(dog).</param>
+/// <param name="TopClasses">Its most likely ImageNet classes, best first.</param>
+public sealed record AuditFinding(ImageEntry Image, bool NoCatOrDogInTopK, bool LabelContradicted, double DogProbability, IReadOnlyList<ImageNetGuess> TopClasses)
+{
+    /// <summary>Why the photo is flagged, in words.</summary>
+    public string Reason => string.Join("; ", new[]
+    {
+        NoCatOrDogInTopK ? $"ImageNet sees no cat or dog (top: {string.Join(", ", TopClasses.Take(3).Select(c => $"{c.Name} {c.Probability:P0}"))})" : null,
+        LabelContradicted ? $"labelled {Image.Label?.ToString().ToLowerInvariant()}, but the model gives P(dog) = {DogProbability:F3}" : null,
+    }.Where(r => r is not null));
+}
+
+/// <summary>
+/// The original work's outlier audit: flags labelled photos that show neither a cat nor a dog (ImageNet top-k of a
+/// backbone's classifier head has no class 151–268 or 281–285) and photos whose label a confident out-of-fold
+/// cat/dog model contradicts (cross-validated on the folder itself, so no photo is judged by a model that saw it).
+/// </summary>
+public static class DatasetAudit
+{
+    /// <summary>Audits <paramref name="data"/>; unreadable photos are listed in <see cref="AuditReport.Skipped"/>.</summary>
+    /// <exception cref="ArgumentException">A photo is unlabelled, the classifier has no ImageNet head, or a class has too few photos.</exception>
+    public static AuditReport Run(ImageDataset data, AuditOptions? options = null, IProgress<CatsDogsProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        options ??= new AuditOptions();
+        if (data.FirstOrDefault(e => e.Label is null) is { } unlabeled)
+        {
+            throw new ArgumentException($"'{unlabeled.Path}' has no label: the audit needs cat.N.jpg / dog.N.jpg names or cat/ and dog/ folders.", nameof(data));
+        }
+
+        var head = options.ImageNetClassifier.ImageNetHead ?? throw new ArgumentException(
+            $"Backbone '{options.ImageNetClassifier.Name}' has no ImageNet head; use one that has (e.g. mobilenet_v2).", nameof(options));
+        var modelOptions = options.Model;
+
+        // What ImageNet sees in each photo.
+        IReadOnlyDictionary<string, float[]> probabilities;
+        string[] names;
+        var skipped = new Dictionary<string, SkippedImage>(StringComparer.Ordinal);
+        using (var classifier = Backbone.Open(options.ImageNetClassifier, modelOptions.ModelsDirectory))
+        {
+            names = ClassNames(options.ImageNetClassifier, head, modelOptions.ModelsDirectory);
+            var extractor = new FeatureExtractor([classifier], modelOptions.UseCache ? new FeatureCache(modelOptions.CacheDirectory ?? FeatureCache.DefaultDirectory) : null, averageWithMirror: false, BackboneOutput.ImageNetHead)
+            {
+                MaxDegreeOfParallelism = modelOptions.MaxDegreeOfParallelism,
+            };
+            var extracted = extractor.Extract(data, progress, cancellationToken, "ImageNet classes");
+            probabilities = extracted.Images.Select((e, i) => (e.Path, extracted.Features[i])).ToDictionary(t => t.Path, t => t.Item2, StringComparer.Ordinal);
+            foreach (var s in extracted.Skipped)
+            {
+                skipped[s.Image.Path] = s;
+            }
+        }
+
+        // What a cross-validated cat/dog model thinks of each label.
+        var backbones = Backbone.OpenAll(modelOptions.Backbones, modelOptions.ModelsDirectory);
+        IReadOnlyDictionary<string, double> dogProbability;
+        try
+        {
+            var extracted = FeatureExtractor.Create(backbones, modelOptions).Extract(data, progress, cancellationToken, "features");
+            foreach (var s in extracted.Skipped)
+            {
+                skipped.TryAdd(s.Image.Path, s);
+            }
+
+            var labels = extracted.Images.Select(e => e.Label!.Value).ToArray();
+            if (labels.Count(l => l == PetLabel.Cat) < 2 || labels.Count(l => l == PetLabel.Dog) < 2)
+            {
+                throw new ArgumentException("The audit needs at least two usable photos of each class.", nameof(data));
+            }
+
+            progress?.Report(new CatsDogsProgress("cross-validation", 0, 1));
+            var (_, search) = HeadTrainer.Train(extracted.Features, labels, modelOptions.Backbones.Select(b => b.FeatureDimension).ToArray(), modelOptions with { MislabelThreshold = 0 }, cancellationToken);
+            progress?.Report(new CatsDogsProgress("cross-validation", 1, 1));
+            dogProbability = extracted.Images.Select((e, i) => (e.Path, search.OutOfFold[i])).ToDictionary(t => t.Path, t => t.Item2, StringComparer.Ordinal);
+        }
+        finally
+        {
+            foreach (var backbone in backbones)
+            {
+                backbone.Dispose();
+            }
+        }
+
+        var findings = new List<AuditFinding>();
+        foreach (var image in data.Where(e => !skipped.ContainsKey(e.Path)))
+        {
+            var p = probabilities[image.Path];
+            var top = Enumerable.Range(0, 1000)
+                .Select(c => new ImageNetGuess(c, names[c], p[c + head.FirstClassIndex]))
+                .OrderByDescending(g => g.Probability)
+                .Take(Math.Max(options.TopK, 3))
+                .ToArray();
+            var noPet = !top.Take(options.TopK).Any(g => ImageNetHead.IsDogClass(g.ImageNetClass) || ImageNetHead.IsCatClass(g.ImageNetClass));
+            var dog = dogProbability[image.Path];
+            var contradicted = (image.Label == PetLabel.Dog ? dog : 1 - dog) <= 1 - options.ConfidentAt;
+            if (noPet || contradicted)
+            {
+                findings.Add(new AuditFinding(image, noPet, contradicted, dog, top));
+            }
+        }
+
+        return new AuditReport(data.Count, findings, data.Where(e => skipped.ContainsKey(e.Path)).Select(e => skipped[e.Path]).ToArray(), options);
+    }
+
+    // Names by ImageNet class (0–999) from the head's labels file, or "class N" without one.
+    private static string[] ClassNames(BackboneSpec spec, ImageNetHead head, string? modelsDirectory)
+    {
+        var names = Enumerable.Range(0, 1000).Select(c => $"class {c}").ToArray();
+        if (head.LabelsFile is null)
+        {
+            return names;
+        }
+
+        string[] lines;
+        try
+        {
+            lines = File.ReadAllLines(ModelFiles.Locate(spec, head.LabelsFile, modelsDirectory));
+        }
+        catch (BackboneFileNotFoundException)
+        {
+            return names; // names are a courtesy; the audit itself only needs class numbers
+        }
+
+        for (var c = 0; c < 1000 && c + head.FirstClassIndex < lines.Length; c++)
+        {
+            names[c] = lines[c + head.FirstClassIndex].Split(',')[0].Trim();
+        }
+
+        return names;
+    }
+}
