@@ -13,12 +13,16 @@ public sealed class AuditReport
     /// <summary>Longest side of the thumbnails in the HTML report, in pixels.</summary>
     public const int ThumbnailSize = 160;
 
+    // Position of each finding, which numbers its thumbnail.
+    private readonly Dictionary<AuditFinding, int> _index;
+
     internal AuditReport(int audited, IReadOnlyList<AuditFinding> findings, IReadOnlyList<SkippedImage> skipped, AuditOptions options)
     {
         Audited = audited;
         Findings = findings;
         Skipped = skipped;
         Options = options;
+        _index = findings.Select((f, i) => (f, i)).ToDictionary(t => t.f, t => t.i, (IEqualityComparer<AuditFinding>)ReferenceEqualityComparer.Instance);
     }
 
     /// <summary>Photos listed in the folder.</summary>
@@ -94,7 +98,7 @@ public sealed class AuditReport
         html.Append("<table><tr><th>photo</th><th>file</th><th>label</th><th>model P(dog)</th><th>ImageNet top classes</th></tr>\n");
         foreach (var f in findings)
         {
-            var thumb = Thumbnail(f.Image.Path, thumbs, Findings.ToList().IndexOf(f));
+            var thumb = Thumbnail(f.Image.Path, thumbs, _index[f]);
             var image = thumb is null ? "(no thumbnail)" : $"<img src=\"thumbs/{E(thumb)}\" alt=\"{E(Path.GetFileName(f.Image.Path))}\">";
             var classes = string.Join("<br>", f.TopClasses.Take(Options.TopK).Select(c => E(string.Create(CultureInfo.InvariantCulture, $"{c.Name} ({c.ImageNetClass}) {c.Probability:P1}"))));
             html.Append(CultureInfo.InvariantCulture, $"<tr><td>{image}</td><td>{E(f.Image.Path)}</td><td>{Label(f.Image)}</td><td>{f.DogProbability:F3}</td><td>{classes}</td></tr>\n");

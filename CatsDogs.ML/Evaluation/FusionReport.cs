@@ -96,6 +96,11 @@ public sealed class FusionReport
             clock.Restart();
 
             var labels = trainFeatures.Images.Select(e => e.Label!.Value).ToArray();
+            if (labels.Count(l => l == PetLabel.Cat) < 2 || labels.Count(l => l == PetLabel.Dog) < 2)
+            {
+                throw new ArgumentException($"The fusion report needs at least two usable training photos of each class; {labels.Length} usable of {train.Count}.", nameof(train));
+            }
+
             var truth = testFeatures.Images.Select(e => e.Label == PetLabel.Dog).ToArray();
             var offsets = new int[specs.Count];
             for (var i = 1; i < specs.Count; i++)

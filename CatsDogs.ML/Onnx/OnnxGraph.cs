@@ -11,7 +11,7 @@ internal sealed record OnnxNode(string Name, string OpType, IReadOnlyList<string
 
 /// <summary>
 /// The structure of an ONNX model read from its protobuf bytes without generated code: graph inputs (without
-/// initializers), outputs, nodes and the shapes recorded for intermediate tensors. Used to explain how a file differs
+/// initializers), outputs and nodes. Used to explain how a file differs
 /// from a spec, to find the feature map that feeds global pooling, and to expose it as an output.
 /// </summary>
 internal sealed class OnnxGraph
@@ -22,16 +22,14 @@ internal sealed class OnnxGraph
     private const int GraphInitializer = 5;
     private const int GraphInput = 11;
     private const int GraphOutput = 12;
-    private const int GraphValueInfo = 13;
     private const int TensorName = 8;
     private const int ElemTypeFloat = 1;
 
-    private OnnxGraph(IReadOnlyList<OnnxTensor> inputs, IReadOnlyList<OnnxTensor> outputs, IReadOnlyList<OnnxNode> nodes, IReadOnlyDictionary<string, OnnxTensor> valueInfo)
+    private OnnxGraph(IReadOnlyList<OnnxTensor> inputs, IReadOnlyList<OnnxTensor> outputs, IReadOnlyList<OnnxNode> nodes)
     {
         Inputs = inputs;
         Outputs = outputs;
         Nodes = nodes;
-        ValueInfo = valueInfo;
     }
 
     /// <summary>Graph inputs that are fed at run time (initializers excluded).</summary>
@@ -42,9 +40,6 @@ internal sealed class OnnxGraph
 
     /// <summary>Nodes in file order.</summary>
     public IReadOnlyList<OnnxNode> Nodes { get; }
-
-    /// <summary>Shapes the file records for intermediate tensors, by name.</summary>
-    public IReadOnlyDictionary<string, OnnxTensor> ValueInfo { get; }
 
     /// <summary>Reads the graph of an ONNX model.</summary>
     /// <exception cref="FormatException">The bytes are not an ONNX model.</exception>
@@ -59,7 +54,6 @@ internal sealed class OnnxGraph
         var inputs = new List<OnnxTensor>();
         var outputs = new List<OnnxTensor>();
         var nodes = new List<OnnxNode>();
-        var valueInfo = new Dictionary<string, OnnxTensor>(StringComparer.Ordinal);
         var initializers = new HashSet<string>(StringComparer.Ordinal);
         foreach (var field in ProtoReader.Fields(graph.Payload))
         {
@@ -77,22 +71,15 @@ internal sealed class OnnxGraph
                 case GraphOutput:
                     outputs.Add(ReadValueInfo(field.Payload));
                     break;
-                case GraphValueInfo:
-                    var info = ReadValueInfo(field.Payload);
-                    valueInfo[info.Name] = info;
-                    break;
             }
         }
 
-        return new OnnxGraph(inputs.Where(i => !initializers.Contains(i.Name)).ToArray(), outputs, nodes, valueInfo);
+        return new OnnxGraph(inputs.Where(i => !initializers.Contains(i.Name)).ToArray(), outputs, nodes);
     }
 
     /// <summary>Whether some node produces, or the graph takes, a tensor of this name.</summary>
     public bool HasTensor(string name) =>
         Inputs.Any(i => i.Name == name) || Nodes.Any(n => n.Outputs.Contains(name, StringComparer.Ordinal));
-
-    /// <summary>The node that produces <paramref name="tensor"/>, if any.</summary>
-    public OnnxNode? Producer(string tensor) => Nodes.FirstOrDefault(n => n.Outputs.Contains(tensor, StringComparer.Ordinal));
 
     /// <summary>
     /// The tensors that feed a global spatial pooling (GlobalAveragePool, ReduceMean, AveragePool, Mean over a map):

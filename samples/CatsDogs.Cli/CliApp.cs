@@ -114,7 +114,7 @@ public static class CliApp
             classifier.Save(model);
             ReportSkipped(error, summary.Skipped);
             var console = Console(output);
-            var table = new Table().Title($"Regularisation search ({summary.Folds}-fold cross-validation)").AddColumns("L2", "log loss", "accuracy");
+            var table = new Table().Title($"L2 search, {summary.Folds}-fold CV").AddColumns("L2", "log loss", "accuracy");
             foreach (var trial in summary.Trials)
             {
                 var mark = trial == summary.Best ? " ←" : "";
