@@ -1,6 +1,7 @@
 using CatsDogs.ML.Backbones;
 using CatsDogs.ML.Data;
 using CatsDogs.ML.Evaluation;
+using CatsDogs.ML.Explain;
 using CatsDogs.ML.Features;
 using CatsDogs.ML.Persistence;
 using CatsDogs.ML.Training;
@@ -17,6 +18,7 @@ public sealed class CatsDogsClassifier : IDisposable
     private readonly Backbone[] _backbones;
     private readonly LogisticHead _head;
     private readonly FeatureExtractor _extractor;
+    private readonly Lazy<ClassActivationMapper> _mapper;
     private bool _disposed;
 
     internal CatsDogsClassifier(Backbone[] backbones, LogisticHead head, FeatureExtractor extractor, TrainingSummary? training)
@@ -25,6 +27,7 @@ public sealed class CatsDogsClassifier : IDisposable
         _head = head;
         _extractor = extractor;
         Training = training;
+        _mapper = new Lazy<ClassActivationMapper>(() => new ClassActivationMapper(_backbones, _head, _extractor.AverageWithMirror));
     }
 
     /// <summary>The backbones whose features feed the head, in concatenation order.</summary>
@@ -38,17 +41,7 @@ public sealed class CatsDogsClassifier : IDisposable
     public DogPrediction Predict(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ImageDecodeException(path, $"the file cannot be read: {e.Message}", e);
-        }
-
-        return Predict(bytes, path);
+        return Predict(ReadPhoto(path), path);
     }
 
     /// <summary>P(dog) for an encoded photo read from <paramref name="stream"/>.</summary>
@@ -82,6 +75,57 @@ public sealed class CatsDogsClassifier : IDisposable
     /// <summary>Scores every image under <paramref name="directory"/> (see <see cref="ImageDataset.FromFolder"/>).</summary>
     public BatchPrediction PredictFolder(string directory, IProgress<CatsDogsProgress>? progress = null, CancellationToken cancellationToken = default) =>
         PredictMany(ImageDataset.FromFolder(directory), progress, cancellationToken);
+
+    /// <summary>
+    /// Explains the prediction for the photo at <paramref name="path"/>: P(dog), each backbone's class activation map,
+    /// the combined map in the photo's pixels and a heatmap overlay (<see cref="Explanation.SaveOverlayPng"/>).
+    /// </summary>
+    /// <exception cref="ImageDecodeException">The file cannot be read or decoded; the message names it and says why.</exception>
+    public Explanation Explain(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        return Explain(ImageEntry.FromPath(path), ReadPhoto(path));
+    }
+
+    /// <summary>Explains the prediction for an encoded photo held in memory.</summary>
+    /// <exception cref="ImageDecodeException">The bytes are not a usable image.</exception>
+    public Explanation Explain(ReadOnlySpan<byte> encodedImage, string source = "bytes")
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _mapper.Value.Explain(encodedImage, new ImageEntry(source, null, null));
+    }
+
+    /// <summary>
+    /// Explains many photos concurrently; each is either explained or listed as skipped with its reason, in input
+    /// order. The results equal those of <see cref="Explain(string)"/> one by one.
+    /// </summary>
+    public ExplainedBatch ExplainMany(IEnumerable<ImageEntry> images, IProgress<CatsDogsProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var list = images as IReadOnlyList<ImageEntry> ?? images.ToArray();
+        var results = new Explanation?[list.Count];
+        var reasons = new string?[list.Count];
+        var done = 0;
+        var options = new ParallelOptions { MaxDegreeOfParallelism = _extractor.MaxDegreeOfParallelism, CancellationToken = cancellationToken };
+        Parallel.For(0, list.Count, options, i =>
+        {
+            try
+            {
+                results[i] = Explain(list[i], ReadPhoto(list[i].Path));
+            }
+            catch (ImageDecodeException e)
+            {
+                reasons[i] = e.Reason;
+            }
+
+            progress?.Report(new CatsDogsProgress("explain", Interlocked.Increment(ref done), list.Count));
+        });
+
+        return new ExplainedBatch(
+            results.OfType<Explanation>().ToArray(),
+            Enumerable.Range(0, list.Count).Where(i => reasons[i] is not null).Select(i => new SkippedImage(list[i], reasons[i]!)).ToArray());
+    }
 
     /// <summary>Scores labelled photos and reports log loss, accuracy, AUC, the confusion matrix and the worst photos.</summary>
     /// <exception cref="ArgumentException">A photo is unlabelled, or none could be scored.</exception>
@@ -118,6 +162,28 @@ public sealed class CatsDogsClassifier : IDisposable
         var backbones = Backbone.OpenAll(model.Specs, modelsDirectory, model.Hashes);
         var options = new CatsDogsOptions { CacheDirectory = cacheDirectory, UseCache = useCache, AverageWithMirror = model.AverageWithMirror };
         return new CatsDogsClassifier(backbones, model.Head, FeatureExtractor.Create(backbones, options), model.Training);
+    }
+
+    private Explanation Explain(ImageEntry image, byte[] bytes)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _mapper.Value.Explain(bytes, image);
+    }
+
+    private static byte[] ReadPhoto(string path)
+    {
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ImageDecodeException(path, "the file does not exist.", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ImageDecodeException(path, $"the file cannot be read: {e.Message}", e);
+        }
     }
 
     /// <inheritdoc />

@@ -36,6 +36,15 @@ public sealed record BatchPrediction(IReadOnlyList<ImagePrediction> Scored, IRea
     public int Count => Scored.Count + Skipped.Count;
 }
 
+/// <summary>The outcome of <see cref="CatsDogsClassifier.ExplainMany"/>: every input explained or skipped, in input order.</summary>
+/// <param name="Explained">Explained photos.</param>
+/// <param name="Skipped">Photos that could not be read or decoded, with reasons.</param>
+public sealed record ExplainedBatch(IReadOnlyList<Explain.Explanation> Explained, IReadOnlyList<SkippedImage> Skipped)
+{
+    /// <summary>Number of inputs: explained plus skipped.</summary>
+    public int Count => Explained.Count + Skipped.Count;
+}
+
 /// <summary>Progress of long work (feature extraction, training, scoring).</summary>
 /// <param name="Stage">What is being done, e.g. "features resnet18" or "training head".</param>
 /// <param name="Completed">Items done so far.</param>

@@ -53,6 +53,9 @@ internal sealed class Backbone : IDisposable
     /// <summary>The spec this backbone was opened with.</summary>
     public BackboneSpec Spec { get; }
 
+    /// <summary>Whether the session exposes <see cref="BackboneSpec.FeatureMapName"/> as an output.</summary>
+    public bool HasFeatureMap { get; private init; }
+
     /// <summary>Where the ONNX file was found.</summary>
     public string ModelPath { get; }
 
@@ -73,8 +76,11 @@ internal sealed class Backbone : IDisposable
     /// <param name="spec">What the file should be.</param>
     /// <param name="modelsDirectory">An extra folder searched first.</param>
     /// <param name="expectedSha256">The hash a saved model was trained with, if any.</param>
-    /// <param name="withFeatureMap">Also expose <see cref="BackboneSpec.FeatureMapName"/> as an output (for class activation maps).</param>
-    public static Backbone Open(BackboneSpec spec, string? modelsDirectory, string? expectedSha256 = null, bool withFeatureMap = false)
+    /// <param name="withFeatureMap">
+    /// Also expose <see cref="BackboneSpec.FeatureMapName"/>, when the spec names one, as an output of the same session
+    /// (for class activation maps; it costs nothing when only the pooled output is asked for).
+    /// </param>
+    public static Backbone Open(BackboneSpec spec, string? modelsDirectory, string? expectedSha256 = null, bool withFeatureMap = true)
     {
         ArgumentNullException.ThrowIfNull(spec);
         BackboneSpecChecks.ThrowIfInvalid(spec);
@@ -91,8 +97,9 @@ internal sealed class Backbone : IDisposable
 
         var model = File.ReadAllBytes(path);
         var graph = ReadGraph(model, path, spec);
-        CheckFeatureMap(graph, path, spec, withFeatureMap);
-        var session = OpenSession(withFeatureMap ? OnnxGraph.WithOutputs(model, [spec.FeatureMapName!]) : model, path, spec);
+        CheckFeatureMap(graph, path, spec);
+        var exposeMap = withFeatureMap && spec.FeatureMapName is not null;
+        var session = OpenSession(exposeMap ? OnnxGraph.WithOutputs(model, [spec.FeatureMapName!]) : model, path, spec);
         try
         {
             // The network file is checked first: a spec that disagrees with it is the likelier mistake.
@@ -107,7 +114,7 @@ internal sealed class Backbone : IDisposable
                 meanImage = MeanImage.Load(meanPath, spec);
             }
 
-            return new Backbone(spec, path, sha, meanSha, session, new TensorWriter(spec, meanImage), outputShape);
+            return new Backbone(spec, path, sha, meanSha, session, new TensorWriter(spec, meanImage), outputShape) { HasFeatureMap = exposeMap };
         }
         catch
         {
@@ -194,16 +201,10 @@ internal sealed class Backbone : IDisposable
         }
     }
 
-    private static void CheckFeatureMap(OnnxGraph graph, string path, BackboneSpec spec, bool required)
+    private static void CheckFeatureMap(OnnxGraph graph, string path, BackboneSpec spec)
     {
         if (spec.FeatureMapName is null)
         {
-            if (required)
-            {
-                throw new ArgumentException($"Backbone spec '{spec.Name}' names no FeatureMapName, so its feature map cannot be read. "
-                    + $"Tensors that feed global pooling in '{path}': [{string.Join(", ", graph.PoolingInputs())}].");
-            }
-
             return;
         }
 

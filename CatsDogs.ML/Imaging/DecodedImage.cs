@@ -65,17 +65,27 @@ internal sealed class DecodedImage : IDisposable
         _bitmap.Dispose();
     }
 
-    // Maps the upright photo onto the target rectangle.
-    private SKMatrix Placement(int width, int height, Backbones.ResizePolicy policy)
+    /// <summary>
+    /// Where a <paramref name="width"/> × <paramref name="height"/> rendering under <paramref name="policy"/> puts the
+    /// upright photo: view = photo × scale + offset (both in pixels; a centre crop has a negative offset on one axis).
+    /// </summary>
+    public (float ScaleX, float ScaleY, float OffsetX, float OffsetY) ViewTransform(int width, int height, Backbones.ResizePolicy policy)
     {
         float sx = (float)width / Width, sy = (float)height / Height;
         if (policy == Backbones.ResizePolicy.Stretch)
         {
-            return SKMatrix.CreateScale(sx, sy);
+            return (sx, sy, 0, 0);
         }
 
         var s = Math.Max(sx, sy);
-        return SKMatrix.CreateScaleTranslation(s, s, (width - (Width * s)) / 2f, (height - (Height * s)) / 2f);
+        return (s, s, (width - (Width * s)) / 2f, (height - (Height * s)) / 2f);
+    }
+
+    // Maps the upright photo onto the target rectangle.
+    private SKMatrix Placement(int width, int height, Backbones.ResizePolicy policy)
+    {
+        var (sx, sy, tx, ty) = ViewTransform(width, height, policy);
+        return SKMatrix.CreateScaleTranslation(sx, sy, tx, ty);
     }
 
     // Maps stored pixel coordinates to upright ones (EXIF orientation 1–8), for a stored image of w × h.

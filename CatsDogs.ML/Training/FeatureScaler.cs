@@ -22,6 +22,12 @@ internal sealed class FeatureScaler
 
     public int Dimension => _mean.Length;
 
+    /// <summary>The training mean of each feature.</summary>
+    public ReadOnlySpan<float> Mean => _mean;
+
+    /// <summary>Each feature's multiplier after centring (block weight / standard deviation).</summary>
+    public ReadOnlySpan<float> Scale => _scale;
+
     /// <summary>Fits means and scales on <paramref name="features"/>, whose slots are the consecutive blocks <paramref name="blocks"/>.</summary>
     public static FeatureScaler Fit(IReadOnlyList<float[]> features, IReadOnlyList<int> blocks)
     {

@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Microsoft.ML.Calibrators;
 using Microsoft.ML.Data;
 using Microsoft.ML.Trainers;
 
@@ -53,6 +54,42 @@ internal sealed class LogisticHead
         return new LogisticHead(ml, pipeline.Fit(data), dimension, scaler);
     }
 
+    /// <summary>
+    /// The head as one affine function of the raw (unscaled) features, with the scaler folded in:
+    /// score = <c>Bias</c> + Σ_j <c>Weights[j]</c>·f_j, and P(dog) = the calibrated sigmoid of the score. Class
+    /// activation maps weight each backbone's feature map with its slice of these weights.
+    /// </summary>
+    public (float[] Weights, double Bias) RawLinearForm()
+    {
+        // The transformer's model is a calibrated linear model whose SubModel holds the weights.
+        var linear = (_model as IPredictionTransformer<object>)?.Model switch
+        {
+            CalibratedModelParametersBase<LinearBinaryModelParameters, PlattCalibrator> platt => platt.SubModel,
+            CalibratedModelParametersBase<LinearBinaryModelParameters, ICalibrator> calibrated => calibrated.SubModel,
+            LinearBinaryModelParameters plain => plain,
+            var other => throw new InvalidOperationException($"The head's model is {other?.GetType().Name ?? "missing"}, not an ML.NET linear binary model."),
+        };
+        var weights = new float[Dimension];
+        double bias = linear.Bias;
+        var w = linear.Weights;
+        for (var j = 0; j < Dimension; j++)
+        {
+            weights[j] = w[j] * Scaler.Scale[j];
+            bias -= (double)weights[j] * Scaler.Mean[j];
+        }
+
+        return (weights, bias);
+    }
+
+    /// <summary>The linear score (log-odds before calibration) for each (unscaled) feature vector.</summary>
+    public float[] Score(IReadOnlyList<float[]> features)
+    {
+        var data = _ml.Data.LoadFromEnumerable(Rows(features.Select(f => Scaler.Apply(f)).ToArray(), null), _schema);
+        return _ml.Data.CreateEnumerable<ScoreRow>(_model.Transform(data), reuseRowObject: false)
+            .Select(r => r.Score)
+            .ToArray();
+    }
+
     /// <summary>P(dog) for each (unscaled) feature vector.</summary>
     public float[] Predict(IReadOnlyList<float[]> features) =>
         PredictScaled(features.Select(f => Scaler.Apply(f)).ToArray());
@@ -100,5 +137,7 @@ internal sealed class LogisticHead
     private sealed class ScoreRow
     {
         public float Probability { get; set; }
+
+        public float Score { get; set; }
     }
 }
