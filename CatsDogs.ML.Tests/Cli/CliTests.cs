@@ -15,7 +15,7 @@ public class CliTests(HelloWorldFixture trained)
     {
         var (code, stdout, _) = Run("--help");
         Assert.Equal(0, code);
-        foreach (var command in new[] { "train", "evaluate", "predict", "submit", "fusion-report", "audit", "backbones" })
+        foreach (var command in new[] { "train", "evaluate", "predict", "submit", "fusion-report", "audit", "explain", "backbones" })
         {
             Assert.Contains(command, stdout, StringComparison.Ordinal);
         }
@@ -166,6 +166,40 @@ public class CliTests(HelloWorldFixture trained)
         Assert.Contains("dog.1043.jpg,dog,", csv, StringComparison.Ordinal);
         Assert.Contains("dog.10237.jpg,dog,", csv, StringComparison.Ordinal);
         Assert.Contains("<img src=\"thumbs/", File.ReadAllText(dir.File("audit/report.html")), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public void Explain_WritesAnOverlayPerPhoto_JsonLines_AndAContactSheet()
+    {
+        TestEnvironment.RequireData();
+        using var dir = TestEnvironment.NewTempDirectory();
+        var model = dir.File("model.zip");
+        trained.Classifier!.Save(model);
+        Directory.CreateDirectory(dir.File("photos"));
+        foreach (var photo in trained.Test!.Shuffle(4).Take(5))
+        {
+            File.Copy(photo.Path, dir.File("photos/" + Path.GetFileName(photo.Path)));
+        }
+
+        File.WriteAllText(dir.File("photos/dog.424242.jpg"), "not a photo");
+        var (code, stdout, stderr) = Run("explain", model, dir.File("photos"), "--out", dir.File("cam"), "--json");
+        Assert.True(code == 0, stderr);
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(5, lines.Length);
+        foreach (var line in lines)
+        {
+            using var json = JsonDocument.Parse(line);
+            var root = json.RootElement;
+            var (x, y) = (root.GetProperty("peak").GetProperty("x").GetInt32(), root.GetProperty("peak").GetProperty("y").GetInt32());
+            Assert.InRange(x, 0, root.GetProperty("width").GetInt32() - 1);
+            Assert.InRange(y, 0, root.GetProperty("height").GetInt32() - 1);
+            Assert.InRange(root.GetProperty("dogProbability").GetDouble(), 0, 1);
+            Assert.True(File.Exists(root.GetProperty("overlay").GetString()));
+        }
+
+        Assert.True(File.Exists(dir.File("cam/contact-sheet.png")));
+        Assert.Contains("dog.424242.jpg", stderr, StringComparison.Ordinal);
+        Assert.Contains("Explained 5, skipped 1, listed 6", stderr, StringComparison.Ordinal);
     }
 
     private static (int Code, string Stdout, string Stderr) Run(params string[] args)

@@ -6,11 +6,12 @@ using CatsDogs.ML.Audit;
 using CatsDogs.ML.Backbones;
 using CatsDogs.ML.Data;
 using CatsDogs.ML.Evaluation;
+using CatsDogs.ML.Explain;
 using Spectre.Console;
 
 namespace CatsDogs.Cli;
 
-/// <summary>The <c>catsdogs</c> command line: train, evaluate, predict, submit, fusion-report, audit, backbones.</summary>
+/// <summary>The <c>catsdogs</c> command line: train, evaluate, predict, submit, fusion-report, audit, explain, backbones.</summary>
 public static class CliApp
 {
     /// <summary>Exit code of a run that failed on its inputs (bad folder, model, photos).</summary>
@@ -37,6 +38,7 @@ public static class CliApp
         root.Add(SubmitCommand(output, error));
         root.Add(FusionReportCommand(output, error));
         root.Add(AuditCommand(output, error));
+        root.Add(ExplainCommand(output, error));
         root.Add(BackbonesCommand(output, error));
         return root;
     }
@@ -203,6 +205,64 @@ public static class CliApp
 
             console.Write(table);
             console.WriteLine($"Report: {html}; list: {Path.Combine(Path.GetDirectoryName(html)!, "findings.csv")}");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command ExplainCommand(TextWriter output, TextWriter error)
+    {
+        var model = new Argument<string>("model") { Description = "A model saved by 'train'." };
+        var target = new Argument<string>("file-or-dir") { Description = "A photo, or a folder explained recursively." };
+        var outPath = new Option<string>("--out", "-o") { Description = "Folder for the overlay PNGs and the contact sheet.", Required = true };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object per photo (path, dogProbability, label, peak, overlay) on stdout." };
+        var sheet = new Option<int>("--sheet") { Description = "Photos on the contact sheet (0 for none).", DefaultValueFactory = _ => 16 };
+        var modelsDir = ModelsDirOption();
+        var command = new Command("explain", "Draw class activation maps: where in each photo the model saw a cat or a dog.") { model, target, outPath, json, sheet, modelsDir };
+        command.SetAction((parse, token) => Guard(error, () =>
+        {
+            using var classifier = CatsDogsClassifier.Load(parse.GetRequiredValue(model), parse.GetValue(modelsDir), useCache: false);
+            var path = parse.GetRequiredValue(target);
+            var images = File.Exists(path) ? ImageDataset.FromFiles([path]) : ImageDataset.FromFolder(path);
+            var dir = parse.GetRequiredValue(outPath);
+            Directory.CreateDirectory(dir);
+            var batch = WithProgress(error, progress => classifier.ExplainMany(images, progress, token));
+            var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var e in batch.Explained)
+            {
+                // Photos from different sub-folders may share a name: number the repeats.
+                var stem = Path.GetFileNameWithoutExtension(e.Image.Path);
+                var name = stem + ".cam.png";
+                for (var n = 2; !names.Add(name); n++)
+                {
+                    name = $"{stem}.{n}.cam.png";
+                }
+
+                var file = Path.Combine(dir, name);
+                e.SaveOverlayPng(file);
+                if (parse.GetValue(json))
+                {
+                    output.WriteLine(JsonSerializer.Serialize(new
+                    {
+                        path = e.Image.Path,
+                        dogProbability = e.DogProbability,
+                        label = e.PredictedLabel.ToString().ToLowerInvariant(),
+                        peak = new { x = e.Peak.X, y = e.Peak.Y },
+                        width = e.Width,
+                        height = e.Height,
+                        overlay = Path.GetFullPath(file),
+                        backbones = e.Heatmaps.Select(h => new { name = h.Backbone, contribution = h.Contribution }),
+                    }, Json));
+                }
+            }
+
+            if (parse.GetValue(sheet) > 0 && batch.Explained.Count > 0)
+            {
+                ContactSheet.SavePng(batch.Explained.Take(parse.GetValue(sheet)).ToArray(), Path.Combine(dir, "contact-sheet.png"));
+            }
+
+            ReportSkipped(error, batch.Skipped);
+            error.WriteLine($"Explained {batch.Explained.Count}, skipped {batch.Skipped.Count}, listed {images.Count}; overlays in {Path.GetFullPath(dir)}.");
             return 0;
         }));
         return command;
