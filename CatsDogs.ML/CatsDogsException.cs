@@ -67,3 +67,13 @@ public sealed class ModelBundleException : CatsDogsException
     /// <summary>The bundle's path.</summary>
     public string FilePath { get; }
 }
+
+/// <summary>ONNX Runtime's native library is missing or cannot be loaded on this platform; the message says which package to reference.</summary>
+public sealed class OnnxRuntimeUnavailableException : CatsDogsException
+{
+    /// <summary>Creates the exception.</summary>
+    public OnnxRuntimeUnavailableException(string message, Exception? inner = null)
+        : base(message, inner)
+    {
+    }
+}

@@ -217,6 +217,22 @@ internal sealed class Backbone : IDisposable
 
     private static InferenceSession OpenSession(byte[] model, string path, BackboneSpec spec)
     {
+        try
+        {
+            return CreateSession(model, path, spec);
+        }
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or EntryPointNotFoundException or BadImageFormatException)
+        {
+            throw new OnnxRuntimeUnavailableException(
+                $"ONNX Runtime's native library could not be loaded on {System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier} ({e.GetBaseException().Message}). "
+                + "Reference the package Microsoft.ML.OnnxRuntime (CPU, every platform; CatsDogs.ML brings it) or Microsoft.ML.OnnxRuntime.Gpu (CUDA, linux-x64 and win-x64), "
+                + "and make sure its runtimes/<rid>/native folder reaches the app's output (publish for a specific runtime with -r <rid>).",
+                e);
+        }
+    }
+
+    private static InferenceSession CreateSession(byte[] model, string path, BackboneSpec spec)
+    {
         // One intra-op thread per session: callers run one image per core concurrently, which keeps every core busy
         // with less synchronisation than ORT's own thread pool spinning over a batch of one.
         using var options = new SessionOptions
