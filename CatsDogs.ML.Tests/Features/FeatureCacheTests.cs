@@ -47,6 +47,7 @@ public class FeatureCacheTests
     [InlineData("garbage")]
     [InlineData("empty")]
     [InlineData("foreign-entry")]
+    [InlineData("interrupted-write")]
     public void FeatureCache_CorruptEntry_IsAMiss_AndRewritable(string damage)
     {
         using var dir = TestEnvironment.NewTempDirectory();
@@ -69,6 +70,11 @@ public class FeatureCacheTests
                 break;
             case "empty":
                 File.WriteAllBytes(path, []);
+                break;
+            case "interrupted-write":
+                // The process died while writing: a partial temporary file, and no entry (writes go to a .tmp first).
+                File.WriteAllBytes(path + ".4242.7.tmp", bytes[..(bytes.Length / 3)]);
+                File.Delete(path);
                 break;
             case "foreign-entry":
                 // A valid entry of another key copied over this one (e.g. a stale file after a model change).

@@ -97,6 +97,13 @@ internal sealed class Backbone : IDisposable
 
         var model = File.ReadAllBytes(path);
         var graph = ReadGraph(model, path, spec);
+        if (!graph.Inputs.Any(i => i.Name == spec.InputName))
+        {
+            // Checked before the feature map: a file for another network should be named as such.
+            throw new BackboneMismatchException(path, $"'{path}' does not match backbone spec '{spec.Name}': it has no input named '{spec.InputName}'; "
+                + $"its inputs are [{string.Join(", ", graph.Inputs)}].");
+        }
+
         CheckFeatureMap(graph, path, spec);
         var exposeMap = withFeatureMap && spec.FeatureMapName is not null;
         var session = OpenSession(exposeMap ? OnnxGraph.WithOutputs(model, [spec.FeatureMapName!]) : model, path, spec);

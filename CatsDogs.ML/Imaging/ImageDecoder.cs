@@ -32,7 +32,9 @@ internal static class ImageDecoder
         using var codec = SKCodec.Create(skData);
         if (codec is null)
         {
-            throw new ImageDecodeException(source, $"not an image in a supported format (JPEG, PNG, BMP, WebP, GIF); it starts with {Describe(data)}.");
+            throw new ImageDecodeException(source, KnownFormat(data) is { } format
+                ? $"the file is truncated or damaged: it starts like a {format} file, but its header or image data cannot be read ({data.Length} bytes)."
+                : $"not an image in a supported format (JPEG, PNG, BMP, WebP, GIF); it starts with {Describe(data)}.");
         }
 
         var full = codec.Info;
@@ -100,6 +102,17 @@ internal static class ImageDecoder
         SKCodecResult.InvalidScale => "it cannot be decoded at the requested scale.",
         SKCodecResult.Unimplemented => "it uses a feature of its format that the decoder does not implement.",
         _ => $"the decoder failed ({result}).",
+    };
+
+    // The format a file's signature claims, if it is one the decoder supports.
+    private static string? KnownFormat(ReadOnlySpan<byte> data) => data switch
+    {
+        [0xFF, 0xD8, 0xFF, ..] => "JPEG",
+        [0x89, (byte)'P', (byte)'N', (byte)'G', ..] => "PNG",
+        [(byte)'G', (byte)'I', (byte)'F', (byte)'8', ..] => "GIF",
+        [(byte)'R', (byte)'I', (byte)'F', (byte)'F', _, _, _, _, (byte)'W', (byte)'E', (byte)'B', (byte)'P', ..] => "WebP",
+        [(byte)'B', (byte)'M', _, _, _, _, 0, 0, 0, 0, ..] => "BMP",
+        _ => null,
     };
 
     private static string Describe(ReadOnlySpan<byte> data)
