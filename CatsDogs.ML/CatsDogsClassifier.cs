@@ -33,6 +33,13 @@ public sealed class CatsDogsClassifier : IDisposable
     /// <summary>The backbones whose features feed the head, in concatenation order.</summary>
     public IReadOnlyList<BackboneSpec> Backbones => _backbones.Select(b => b.Spec).ToArray();
 
+    /// <summary>
+    /// The ONNX Runtime execution provider of each backbone (<c>CPU</c> or <c>CUDA:N</c>), with the reason when a
+    /// requested GPU was not usable.
+    /// </summary>
+    public IReadOnlyList<(string Backbone, string Provider, string? Notice)> ExecutionProviders =>
+        _backbones.Select(b => (b.Spec.Name, b.ExecutionProvider, b.ProviderNotice)).ToArray();
+
     /// <summary>What training did (regularisation search, skipped photos); <c>null</c> for a model trained by an older version.</summary>
     public TrainingSummary? Training { get; }
 
@@ -155,11 +162,12 @@ public sealed class CatsDogsClassifier : IDisposable
     /// <param name="useCache">Whether batch scoring reads and writes the feature cache.</param>
     /// <exception cref="ModelBundleException">The bundle is unreadable, tampered with or from a newer format.</exception>
     /// <exception cref="BackboneFileNotFoundException">A backbone file is missing.</exception>
+    /// <param name="device">Where the backbones run: <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c> (see <see cref="CatsDogsOptions.Device"/>).</param>
     /// <exception cref="BackboneMismatchException">A backbone file differs from the one the model was trained with.</exception>
-    public static CatsDogsClassifier Load(string path, string? modelsDirectory = null, string? cacheDirectory = null, bool useCache = true)
+    public static CatsDogsClassifier Load(string path, string? modelsDirectory = null, string? cacheDirectory = null, bool useCache = true, string device = "cpu")
     {
         var model = ModelBundle.Load(path);
-        var backbones = Backbone.OpenAll(model.Specs, modelsDirectory, model.Hashes);
+        var backbones = Backbone.OpenAll(model.Specs, modelsDirectory, model.Hashes, device);
         var options = new CatsDogsOptions { CacheDirectory = cacheDirectory, UseCache = useCache, AverageWithMirror = model.AverageWithMirror };
         return new CatsDogsClassifier(backbones, model.Head, FeatureExtractor.Create(backbones, options), model.Training);
     }

@@ -49,6 +49,13 @@ public sealed record CatsDogsOptions
     /// </summary>
     public bool AverageWithMirror { get; init; } = true;
 
+    /// <summary>
+    /// Where the backbones run: <c>cpu</c> (default), or <c>cuda</c> / <c>cuda:N</c> with the
+    /// Microsoft.ML.OnnxRuntime.Gpu package; an unusable GPU falls back to CPU and says so in
+    /// <see cref="CatsDogsClassifier.ExecutionProviders"/>.
+    /// </summary>
+    public string Device { get; init; } = "cpu";
+
     /// <summary>Worker threads for feature extraction and the regularisation search (default: all cores).</summary>
     public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
 }

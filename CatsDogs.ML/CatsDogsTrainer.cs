@@ -49,7 +49,7 @@ public sealed class CatsDogsTrainer
             throw new ArgumentException($"'{unlabeled.Path}' has no label: training needs cat.N.jpg / dog.N.jpg names or cat/ and dog/ folders.", nameof(data));
         }
 
-        var backbones = Backbone.OpenAll(Options.Backbones, Options.ModelsDirectory);
+        var backbones = Backbone.OpenAll(Options.Backbones, Options.ModelsDirectory, device: Options.Device);
         try
         {
             var extractor = FeatureExtractor.Create(backbones, Options);

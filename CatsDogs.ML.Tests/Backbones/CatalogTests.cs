@@ -145,6 +145,28 @@ public class CatalogTests(ITestOutputHelper output)
         Assert.Contains("ReLU393_Output_0", e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void CudaRequested_WithoutAUsableGpu_FallsBackToCpu_SaysWhy_AndGivesTheSameFeatures()
+    {
+        using var cpu = Backbone.Open(KnownBackbones.ResNet18, null);
+        using var cuda = Backbone.Open(KnownBackbones.ResNet18, null, device: "cuda:0");
+        Assert.Equal("CPU", cpu.ExecutionProvider);
+        Assert.Null(cpu.ProviderNotice);
+        if (cuda.ExecutionProvider == "CPU")
+        {
+            Assert.StartsWith("CUDA device 0 is not usable", cuda.ProviderNotice, StringComparison.Ordinal);
+            var input = Enumerable.Range(0, cpu.Writer.Length).Select(i => (float)((i * 7919) % 255) - 120f).ToArray();
+            float[] a = new float[512], b = new float[512];
+            cpu.Run(input, a);
+            cuda.Run(input, b);
+            Assert.Equal(a, b);
+        }
+
+        Assert.Throws<ArgumentException>(() => Backbone.ParseDevice("tpu"));
+        Assert.Equal(3, Backbone.ParseDevice("CUDA:3"));
+        Assert.Null(Backbone.ParseDevice("cpu"));
+    }
+
     internal static float[] InputTensor(Backbone backbone, string photo)
     {
         var spec = backbone.Spec;

@@ -72,7 +72,7 @@ public static class DatasetAudit
         IReadOnlyDictionary<string, float[]> probabilities;
         string[] names;
         var skipped = new Dictionary<string, SkippedImage>(StringComparer.Ordinal);
-        using (var classifier = Backbone.Open(options.ImageNetClassifier, modelOptions.ModelsDirectory))
+        using (var classifier = Backbone.Open(options.ImageNetClassifier, modelOptions.ModelsDirectory, device: modelOptions.Device))
         {
             names = ClassNames(options.ImageNetClassifier, head, modelOptions.ModelsDirectory);
             var extractor = new FeatureExtractor([classifier], modelOptions.UseCache ? new FeatureCache(modelOptions.CacheDirectory ?? FeatureCache.DefaultDirectory) : null, averageWithMirror: false, BackboneOutput.ImageNetHead)
@@ -88,7 +88,7 @@ public static class DatasetAudit
         }
 
         // What a cross-validated cat/dog model thinks of each label.
-        var backbones = Backbone.OpenAll(modelOptions.Backbones, modelOptions.ModelsDirectory);
+        var backbones = Backbone.OpenAll(modelOptions.Backbones, modelOptions.ModelsDirectory, device: modelOptions.Device);
         IReadOnlyDictionary<string, double> dogProbability;
         try
         {

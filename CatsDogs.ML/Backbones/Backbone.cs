@@ -53,6 +53,12 @@ internal sealed class Backbone : IDisposable
     /// <summary>The spec this backbone was opened with.</summary>
     public BackboneSpec Spec { get; }
 
+    /// <summary>The ONNX Runtime execution provider the session runs on: <c>CPU</c> or <c>CUDA:N</c>.</summary>
+    public string ExecutionProvider { get; private init; } = "CPU";
+
+    /// <summary>Why a requested GPU is not used (one line), or <c>null</c>.</summary>
+    public string? ProviderNotice { get; private init; }
+
     /// <summary>Whether the session exposes <see cref="BackboneSpec.FeatureMapName"/> as an output.</summary>
     public bool HasFeatureMap { get; private init; }
 
@@ -80,7 +86,8 @@ internal sealed class Backbone : IDisposable
     /// Also expose <see cref="BackboneSpec.FeatureMapName"/>, when the spec names one, as an output of the same session
     /// (for class activation maps; it costs nothing when only the pooled output is asked for).
     /// </param>
-    public static Backbone Open(BackboneSpec spec, string? modelsDirectory, string? expectedSha256 = null, bool withFeatureMap = true)
+    /// <param name="device">Where to run: <c>cpu</c>, or <c>cuda</c> / <c>cuda:N</c> (falls back to CPU, with <see cref="ProviderNotice"/>, where CUDA is unavailable).</param>
+    public static Backbone Open(BackboneSpec spec, string? modelsDirectory, string? expectedSha256 = null, bool withFeatureMap = true, string device = "cpu")
     {
         ArgumentNullException.ThrowIfNull(spec);
         BackboneSpecChecks.ThrowIfInvalid(spec);
@@ -106,7 +113,8 @@ internal sealed class Backbone : IDisposable
 
         CheckFeatureMap(graph, path, spec);
         var exposeMap = withFeatureMap && spec.FeatureMapName is not null;
-        var session = OpenSession(exposeMap ? OnnxGraph.WithOutputs(model, [spec.FeatureMapName!]) : model, path, spec);
+        var cudaDevice = ParseDevice(device);
+        var (session, provider, notice) = OpenSession(exposeMap ? OnnxGraph.WithOutputs(model, [spec.FeatureMapName!]) : model, path, spec, cudaDevice);
         try
         {
             // The network file is checked first: a spec that disagrees with it is the likelier mistake.
@@ -121,7 +129,12 @@ internal sealed class Backbone : IDisposable
                 meanImage = MeanImage.Load(meanPath, spec);
             }
 
-            return new Backbone(spec, path, sha, meanSha, session, new TensorWriter(spec, meanImage), outputShape) { HasFeatureMap = exposeMap };
+            return new Backbone(spec, path, sha, meanSha, session, new TensorWriter(spec, meanImage), outputShape)
+            {
+                HasFeatureMap = exposeMap,
+                ExecutionProvider = provider,
+                ProviderNotice = notice,
+            };
         }
         catch
         {
@@ -131,7 +144,7 @@ internal sealed class Backbone : IDisposable
     }
 
     /// <summary>Opens every backbone of <paramref name="specs"/>, in order; nothing stays open when one fails.</summary>
-    public static Backbone[] OpenAll(IReadOnlyList<BackboneSpec> specs, string? modelsDirectory, IReadOnlyList<string?>? expectedSha256 = null)
+    public static Backbone[] OpenAll(IReadOnlyList<BackboneSpec> specs, string? modelsDirectory, IReadOnlyList<string?>? expectedSha256 = null, string device = "cpu")
     {
         var duplicate = specs.GroupBy(s => s.Name, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
@@ -144,7 +157,7 @@ internal sealed class Backbone : IDisposable
         {
             for (var i = 0; i < specs.Count; i++)
             {
-                opened.Add(Open(specs[i], modelsDirectory, expectedSha256?[i]));
+                opened.Add(Open(specs[i], modelsDirectory, expectedSha256?[i], device: device));
             }
 
             return opened.ToArray();
@@ -222,11 +235,45 @@ internal sealed class Backbone : IDisposable
         }
     }
 
-    private static InferenceSession OpenSession(byte[] model, string path, BackboneSpec spec)
+    /// <summary>The CUDA device index of <c>cuda</c> / <c>cuda:N</c>, or null for <c>cpu</c>.</summary>
+    /// <exception cref="ArgumentException">Neither.</exception>
+    public static int? ParseDevice(string device)
+    {
+        var text = (device ?? "cpu").Trim().ToLowerInvariant();
+        if (text == "cpu")
+        {
+            return null;
+        }
+
+        if (text == "cuda")
+        {
+            return 0;
+        }
+
+        return text.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(text.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out var index)
+            ? index
+            : throw new ArgumentException($"Unknown device '{device}': use cpu, cuda or cuda:N.", nameof(device));
+    }
+
+    private static (InferenceSession Session, string Provider, string? Notice) OpenSession(byte[] model, string path, BackboneSpec spec, int? cudaDevice)
     {
         try
         {
-            return CreateSession(model, path, spec);
+            if (cudaDevice is { } id)
+            {
+                try
+                {
+                    return (CreateSession(model, path, spec, id), $"CUDA:{id}", null);
+                }
+                catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException or BackboneMismatchException)
+                {
+                    var notice = $"CUDA device {id} is not usable ({e.GetBaseException().Message.Split('\n')[0].Trim()}); running on CPU. "
+                        + "For CUDA, reference Microsoft.ML.OnnxRuntime.Gpu and install CUDA 12 + cuDNN 9.";
+                    return (CreateSession(model, path, spec, null), "CPU", notice);
+                }
+            }
+
+            return (CreateSession(model, path, spec, null), "CPU", null);
         }
         catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or EntryPointNotFoundException or BadImageFormatException)
         {
@@ -238,7 +285,7 @@ internal sealed class Backbone : IDisposable
         }
     }
 
-    private static InferenceSession CreateSession(byte[] model, string path, BackboneSpec spec)
+    private static InferenceSession CreateSession(byte[] model, string path, BackboneSpec spec, int? cudaDevice)
     {
         // One intra-op thread per session: callers run one image per core concurrently, which keeps every core busy
         // with less synchronisation than ORT's own thread pool spinning over a batch of one.
@@ -249,6 +296,11 @@ internal sealed class Backbone : IDisposable
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
+        if (cudaDevice is { } id)
+        {
+            options.AppendExecutionProvider_CUDA(id); // throws where this ONNX Runtime build or machine has no CUDA
+        }
+
         try
         {
             return new InferenceSession(model, options);

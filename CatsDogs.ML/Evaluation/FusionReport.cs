@@ -85,7 +85,7 @@ public sealed class FusionReport
         }
 
         var specs = options.Backbones;
-        var backbones = Backbone.OpenAll(specs, options.ModelsDirectory);
+        var backbones = Backbone.OpenAll(specs, options.ModelsDirectory, device: options.Device);
         try
         {
             var clock = Stopwatch.StartNew();

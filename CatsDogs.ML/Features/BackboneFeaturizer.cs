@@ -28,7 +28,7 @@ public sealed class BackboneFeaturizer : IEstimator<BackboneFeaturizerTransforme
     {
         ArgumentNullException.ThrowIfNull(input);
         CheckPathColumn(input.Schema.GetColumnOrNull(_pathColumn)?.Type);
-        var backbones = Backbone.OpenAll(_options.Backbones, _options.ModelsDirectory);
+        var backbones = Backbone.OpenAll(_options.Backbones, _options.ModelsDirectory, device: _options.Device);
         return new BackboneFeaturizerTransformer(_outputColumn, _pathColumn, backbones, FeatureExtractor.Create(backbones, _options));
     }
 

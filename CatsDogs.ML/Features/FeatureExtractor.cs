@@ -109,7 +109,7 @@ internal sealed class FeatureExtractor
     public float[] ExtractOne(ReadOnlySpan<byte> bytes, string source)
     {
         var output = new float[Dimension];
-        Compute(bytes, source, new Scratch(_backbones, _lengths), output, missing: null);
+        Compute(bytes, source, new Scratch(_backbones, _lengths), output, missing: null, parallel: true);
         return output;
     }
 
@@ -171,37 +171,68 @@ internal sealed class FeatureExtractor
         + (Output == BackboneOutput.ImageNetHead ? "|imagenet-head" : "")
         + (AverageWithMirror ? "|mirror-average" : "");
 
-    // Decodes once, renders once per input size and runs the backbones that are still missing.
-    private void Compute(ReadOnlySpan<byte> bytes, string source, Scratch scratch, float[] output, bool[]? missing)
+    // Decodes once, renders once per input size (and its mirror), and runs the backbones that are still missing:
+    // in order with the worker's buffers for batches (the workers already fill the cores), or all views at once for
+    // a single photo (its latency is then about one network run, not two or eight).
+    private void Compute(ReadOnlySpan<byte> bytes, string source, Scratch scratch, float[] output, bool[]? missing, bool parallel = false)
     {
         var needed = Enumerable.Range(0, _backbones.Count).Where(b => missing is null || missing[b]).ToArray();
         var minSize = needed.Max(b => Math.Max(_backbones[b].Spec.InputWidth, _backbones[b].Spec.InputHeight));
         using var decoded = ImageDecoder.Decode(bytes, source, minSize);
         scratch.Rendered.Clear();
+        var jobs = new List<(int Backbone, byte[] Pixels)>();
         foreach (var b in needed)
         {
             var spec = _backbones[b].Spec;
             var view = (spec.InputWidth, spec.InputHeight, spec.Resize);
-            if (!scratch.Rendered.Contains(view))
+            if (scratch.Rendered.Add(view))
             {
                 decoded.RenderTo(spec.InputWidth, spec.InputHeight, spec.Resize, scratch.Pixels(view));
-                scratch.Rendered.Add(view);
             }
 
-            var pixels = scratch.Pixels(view);
-            _backbones[b].Writer.Write(pixels, scratch.Inputs[b]);
-            _backbones[b].Run(scratch.Inputs[b], scratch.Outputs[b], Output);
-            scratch.Outputs[b].CopyTo(output, _offsets[b]);
+            jobs.Add((b, scratch.Pixels(view)));
             if (AverageWithMirror)
             {
-                _backbones[b].Writer.Write(scratch.Mirrored(view, pixels), scratch.Inputs[b]);
-                _backbones[b].Run(scratch.Inputs[b], scratch.Outputs[b], Output);
-                var target = output.AsSpan(_offsets[b], scratch.Outputs[b].Length);
-                for (var j = 0; j < target.Length; j++)
-                {
-                    target[j] = 0.5f * (target[j] + scratch.Outputs[b][j]);
-                }
+                jobs.Add((b, scratch.Mirrored(view, scratch.Pixels(view))));
             }
+
+            Array.Clear(output, _offsets[b], _lengths[b]);
+        }
+
+        var weight = AverageWithMirror ? 0.5f : 1f;
+        if (!parallel)
+        {
+            foreach (var (b, pixels) in jobs)
+            {
+                _backbones[b].Writer.Write(pixels, scratch.Inputs[b]);
+                _backbones[b].Run(scratch.Inputs[b], scratch.Outputs[b], Output);
+                Accumulate(scratch.Outputs[b], output.AsSpan(_offsets[b], _lengths[b]), weight);
+            }
+
+            return;
+        }
+
+        var results = new float[jobs.Count][];
+        Parallel.For(0, jobs.Count, new ParallelOptions { MaxDegreeOfParallelism = MaxDegreeOfParallelism }, k =>
+        {
+            var (b, pixels) = jobs[k];
+            var input = new float[_backbones[b].Writer.Length];
+            _backbones[b].Writer.Write(pixels, input);
+            results[k] = new float[_lengths[b]];
+            _backbones[b].Run(input, results[k], Output);
+        });
+        for (var k = 0; k < jobs.Count; k++)
+        {
+            Accumulate(results[k], output.AsSpan(_offsets[jobs[k].Backbone], _lengths[jobs[k].Backbone]), weight);
+        }
+    }
+
+    // target += weight × values (weight 1 or ½: exact, so the order of views does not matter).
+    private static void Accumulate(float[] values, Span<float> target, float weight)
+    {
+        for (var j = 0; j < target.Length; j++)
+        {
+            target[j] += weight * values[j];
         }
     }
 

@@ -11,7 +11,7 @@ namespace CatsDogs.ML.Imaging;
 internal static class ImageDecoder
 {
     /// <summary>Changes whenever decoding or resizing could give different pixels; part of every cache key.</summary>
-    public const string Version = "skia-rgba-white-trilinear-v1";
+    public const string Version = "skia-rgba-white-bilinear-mipnearest-v2";
 
     /// <summary>Largest image (in pixels, after any scaled decoding) decoded in memory: 64 MP = 256 MiB of RGBA.</summary>
     public const long MaxDecodedPixels = 64L * 1024 * 1024;

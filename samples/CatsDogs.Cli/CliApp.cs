@@ -55,6 +55,12 @@ public static class CliApp
 
     private static Option<bool> NoCacheOption() => new("--no-cache") { Description = "Neither read nor write the feature cache." };
 
+    private static Option<string> DeviceOption() => new("--device")
+    {
+        Description = "Where the backbones run: cpu, cuda or cuda:N (needs Microsoft.ML.OnnxRuntime.Gpu; falls back to CPU with a notice).",
+        DefaultValueFactory = _ => "cpu",
+    };
+
     private static Option<string?> CatalogOption() => new("--catalog")
     {
         Description = "A JSON file of your own backbone specs (the format of models/backbones.json), added to the built-in catalogue.",
@@ -74,10 +80,11 @@ public static class CliApp
         private readonly Option<string?> _modelsDir = ModelsDirOption();
         private readonly Option<string?> _cache = CacheOption();
         private readonly Option<bool> _noCache = NoCacheOption();
+        private readonly Option<string> _device = DeviceOption();
 
         public void AddTo(Command command)
         {
-            foreach (var option in new Option[] { _backbones, _catalog, _seed, _folds, _noMirror, _modelsDir, _cache, _noCache })
+            foreach (var option in new Option[] { _backbones, _catalog, _seed, _folds, _noMirror, _modelsDir, _cache, _noCache, _device })
             {
                 command.Add(option);
             }
@@ -95,6 +102,7 @@ public static class CliApp
             ModelsDirectory = parse.GetValue(_modelsDir),
             CacheDirectory = parse.GetValue(_cache),
             UseCache = !parse.GetValue(_noCache),
+            Device = parse.GetRequiredValue(_device),
         };
     }
 
@@ -111,6 +119,7 @@ public static class CliApp
             var options = training.Build(parse);
             error.WriteLine($"Training on {dataset.Count} photos ({dataset.CountOf(PetLabel.Cat)} cats, {dataset.CountOf(PetLabel.Dog)} dogs) with {string.Join(" + ", options.Backbones.Select(b => b.Name))}.");
             using var classifier = WithProgress(error, progress => new CatsDogsTrainer(options).Train(dataset, progress, token));
+            ReportProviders(error, classifier);
             var summary = classifier.Training!;
             var model = parse.GetRequiredValue(outPath);
             classifier.Save(model);
@@ -218,10 +227,12 @@ public static class CliApp
         var json = new Option<bool>("--json") { Description = "Print one JSON object per photo (path, dogProbability, label, peak, overlay) on stdout." };
         var sheet = new Option<int>("--sheet") { Description = "Photos on the contact sheet (0 for none).", DefaultValueFactory = _ => 16 };
         var modelsDir = ModelsDirOption();
-        var command = new Command("explain", "Draw class activation maps: where in each photo the model saw a cat or a dog.") { model, target, outPath, json, sheet, modelsDir };
+        var device = DeviceOption();
+        var command = new Command("explain", "Draw class activation maps: where in each photo the model saw a cat or a dog.") { model, target, outPath, json, sheet, modelsDir, device };
         command.SetAction((parse, token) => Guard(error, () =>
         {
-            using var classifier = CatsDogsClassifier.Load(parse.GetRequiredValue(model), parse.GetValue(modelsDir), useCache: false);
+            using var classifier = CatsDogsClassifier.Load(parse.GetRequiredValue(model), parse.GetValue(modelsDir), useCache: false, device: parse.GetRequiredValue(device));
+            ReportProviders(error, classifier);
             var path = parse.GetRequiredValue(target);
             var images = File.Exists(path) ? ImageDataset.FromFiles([path]) : ImageDataset.FromFolder(path);
             var dir = parse.GetRequiredValue(outPath);
@@ -311,10 +322,11 @@ public static class CliApp
         var modelsDir = ModelsDirOption();
         var cache = CacheOption();
         var noCache = NoCacheOption();
-        var command = new Command("evaluate", "Score labelled photos: log loss (Kaggle), accuracy, AUC, confusion matrix, worst photos.") { model, data, json, modelsDir, cache, noCache };
+        var device = DeviceOption();
+        var command = new Command("evaluate", "Score labelled photos: log loss (Kaggle), accuracy, AUC, confusion matrix, worst photos.") { model, data, json, modelsDir, cache, noCache, device };
         command.SetAction((parse, token) => Guard(error, () =>
         {
-            using var classifier = Load(parse, model, modelsDir, cache, noCache);
+            using var classifier = Load(parse, model, modelsDir, cache, noCache, device, error);
             var dataset = ImageDataset.FromFolder(parse.GetRequiredValue(data));
             var report = WithProgress(error, progress => classifier.Evaluate(dataset, progress, token));
             ReportSkipped(error, report.Skipped);
@@ -364,10 +376,11 @@ public static class CliApp
         var modelsDir = ModelsDirOption();
         var cache = CacheOption();
         var noCache = NoCacheOption();
-        var command = new Command("predict", "Print P(dog) for a photo or every photo in a folder, as CSV.") { model, target, outPath, modelsDir, cache, noCache };
+        var device = DeviceOption();
+        var command = new Command("predict", "Print P(dog) for a photo or every photo in a folder, as CSV.") { model, target, outPath, modelsDir, cache, noCache, device };
         command.SetAction((parse, token) => Guard(error, () =>
         {
-            using var classifier = Load(parse, model, modelsDir, cache, noCache);
+            using var classifier = Load(parse, model, modelsDir, cache, noCache, device, error);
             var path = parse.GetRequiredValue(target);
             var images = File.Exists(path) ? ImageDataset.FromFiles([path]) : ImageDataset.FromFolder(path);
             var result = WithProgress(error, progress => classifier.PredictMany(images, progress, token));
@@ -403,7 +416,8 @@ public static class CliApp
         var modelsDir = ModelsDirOption();
         var cache = CacheOption();
         var noCache = NoCacheOption();
-        var command = new Command("submit", "Write a Kaggle submission (id,label = P(dog)) for a folder of test photos.") { model, testDir, outPath, clip, allowMissing, modelsDir, cache, noCache };
+        var device = DeviceOption();
+        var command = new Command("submit", "Write a Kaggle submission (id,label = P(dog)) for a folder of test photos.") { model, testDir, outPath, clip, allowMissing, modelsDir, cache, noCache, device };
         command.SetAction((parse, token) => Guard(error, () =>
         {
             var bounds = parse.GetRequiredValue(clip).Split(',');
@@ -412,7 +426,7 @@ public static class CliApp
                 throw new ArgumentException($"--clip expects 'min,max' such as 0.005,0.995; got '{parse.GetValue(clip)}'.");
             }
 
-            using var classifier = Load(parse, model, modelsDir, cache, noCache);
+            using var classifier = Load(parse, model, modelsDir, cache, noCache, device, error);
             var images = ImageDataset.FromFolder(parse.GetRequiredValue(testDir));
             var result = WithProgress(error, progress => classifier.PredictMany(images, progress, token));
             ReportSkipped(error, result.Skipped);
@@ -424,8 +438,23 @@ public static class CliApp
         return command;
     }
 
-    private static CatsDogsClassifier Load(ParseResult parse, Argument<string> model, Option<string?> modelsDir, Option<string?> cache, Option<bool> noCache) =>
-        CatsDogsClassifier.Load(parse.GetRequiredValue(model), parse.GetValue(modelsDir), parse.GetValue(cache), !parse.GetValue(noCache));
+    private static CatsDogsClassifier Load(ParseResult parse, Argument<string> model, Option<string?> modelsDir, Option<string?> cache, Option<bool> noCache, Option<string> device, TextWriter error)
+    {
+        var classifier = CatsDogsClassifier.Load(parse.GetRequiredValue(model), parse.GetValue(modelsDir), parse.GetValue(cache), !parse.GetValue(noCache), parse.GetRequiredValue(device));
+        ReportProviders(error, classifier);
+        return classifier;
+    }
+
+    // One line naming where the backbones run, plus the reason when a requested GPU is not used.
+    private static void ReportProviders(TextWriter error, CatsDogsClassifier classifier)
+    {
+        var providers = classifier.ExecutionProviders;
+        error.WriteLine($"ONNX Runtime: {string.Join(", ", providers.Select(p => $"{p.Backbone} on {p.Provider}"))}.");
+        foreach (var notice in providers.Select(p => p.Notice).OfType<string>().Distinct())
+        {
+            error.WriteLine($"notice: {notice}");
+        }
+    }
 
     private static Task<int> Guard(TextWriter error, Func<int> body)
     {

@@ -1,0 +1,337 @@
+using System.Diagnostics;
+using System.Globalization;
+using CatsDogs.ML;
+using CatsDogs.ML.Backbones;
+using CatsDogs.ML.Data;
+using CatsDogs.ML.Features;
+using CatsDogs.ML.Imaging;
+using Microsoft.ML.OnnxRuntime;
+
+namespace CatsDogs.Bench;
+
+/// <summary>
+/// Side-by-side speed benchmark on real photos, in one run: the raw ONNX Runtime limit on pre-decoded tensors, this
+/// library end to end (cold cache), ML.NET's DnnFeaturizeImage ResNet18 pipeline, warm single-photo Predict latency,
+/// head training from a warm cache, and peak memory. Throughputs are the median of --repeat runs.
+/// Usage: dotnet run --project bench/CatsDogs.Bench -c Release -- [--photos 300] [--repeat 3] [--data DIR] [--models DIR]
+/// </summary>
+public static class Program
+{
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    public static int Main(string[] args)
+    {
+        var data = Arg(args, "--data") ?? Environment.GetEnvironmentVariable("CATSDOGS_DATA_DIR") ?? FindShared("data/dogs-vs-cats/train");
+        var models = Arg(args, "--models") ?? Environment.GetEnvironmentVariable("CATSDOGS_SHARED_MODELS_DIR") ?? FindShared("models");
+        if (Arg(args, "--rss-probe") is { } probe)
+        {
+            return RssProbe(data, int.Parse(probe, Invariant));
+        }
+
+        if (args.Contains("--profile-decode"))
+        {
+            return ProfileDecode(ImageDataset.FromFolder(data).Shuffle(seed: 5).Take(300));
+        }
+
+        var count = int.Parse(Arg(args, "--photos") ?? "300", Invariant);
+        var repeat = int.Parse(Arg(args, "--repeat") ?? "3", Invariant);
+        var all = ImageDataset.FromFolder(data);
+        var photos = all.Shuffle(seed: 5).Take(count);
+        Console.WriteLine($"CatsDogs.ML benchmark — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
+        Console.WriteLine($"{photos.Count} photos from {data}; median of {repeat} runs; ONNX Runtime CPU provider.");
+        Console.WriteLine();
+
+        Console.WriteLine("| measure | value | ratio |");
+        Console.WriteLine("|---|---:|---|");
+        var rows = new RowPrinter();
+        var specs = new[] { KnownBackbones.ResNet18, KnownBackbones.MobileNetV2, KnownBackbones.MobileNetV2Tf2, KnownBackbones.MobileNetV1 };
+        var limits = new Dictionary<string, double>();
+        foreach (var spec in specs)
+        {
+            using var backbone = Backbone.Open(spec, models, withFeatureMap: false);
+            var tensors = Tensors(backbone, photos.Take(Math.Min(64, photos.Count)).ToArray());
+            var (bestRate, setting) = RawLimit(spec, backbone.ModelPath, tensors, count, repeat);
+            limits[spec.Name] = bestRate;
+            rows.Add(($"raw ORT limit {spec.Name} (pre-decoded tensors, {setting})", Rate(bestRate), ""));
+        }
+
+        var decode = Median(repeat, () => Time(() => DecodeAll(photos, 224))) / photos.Count;
+        rows.Add(("decode + resize + tensor, one photo, one core (SkiaSharp)", Ms(decode), ""));
+
+        foreach (var spec in specs)
+        {
+            var rate = EndToEnd([spec], models, photos, repeat, mirror: false);
+            rows.Add(($"library end to end {spec.Name}, cold (decode → features)", Rate(rate), $"{rate / limits[spec.Name]:F2} × limit (target ≥ 0.85)"));
+            if (spec.Name == "resnet18")
+            {
+                var mlnet = MlNetResNet18(photos, repeat);
+                rows.Add(("ML.NET DnnFeaturizeImage ResNet18 pipeline (LoadImages → ResizeImages → ExtractPixels → DnnFeaturizeImage)", Rate(mlnet), ""));
+                rows.Add(("  library ResNet18 vs ML.NET pipeline", "", $"{rate / mlnet:F2} × (target ≥ 2.5)"));
+                var mirrored = EndToEnd([spec], models, photos, repeat, mirror: true);
+                rows.Add(("library end to end resnet18 with mirror averaging (the default; 2 runs a photo)", Rate(mirrored), $"{2 * mirrored / limits[spec.Name]:F2} × limit per run"));
+            }
+        }
+
+        var harmonic = 1 / specs.Sum(s => 1 / limits[s.Name]);
+        var fused = EndToEnd(specs, models, photos, repeat, mirror: false);
+        rows.Add(("library end to end, four-backbone fusion, cold", Rate(fused), $"{fused / harmonic:F2} × harmonic limit {harmonic:F1}/s (target ≥ 0.85)"));
+
+        var (p50, p95, inference) = PredictLatency(photos, models);
+        rows.Add(("warm Predict(path), ResNet18 + mirror, p50 / p95", $"{Ms(p50)} / {Ms(p95)}", $"p50 = {p50 / (inference + decode):F2} × (one inference {Ms(inference)} + one decode) (target ≤ 1.3)"));
+
+        var (headTime, trainedOn) = WarmTraining(all, models);
+        rows.Add(($"training the head from a warm cache, ResNet18, all {trainedOn} photos (CV 9 L2 × 5 folds + refit)", $"{headTime:F1} s", "target < 5 s"));
+
+        var rss500 = RssOf(500, data);
+        var rssAll = RssOf(all.Count, data);
+        rows.Add(("peak RSS scoring 500 photos, ResNet18 + mirror, no cache (separate process)", $"{rss500} MiB", ""));
+        rows.Add(($"peak RSS scoring all {all.Count} photos (separate process)", $"{rssAll} MiB", $"{(double)rssAll / rss500:F2} × the 500-photo peak (target ≤ 1.25)"));
+
+        return 0;
+    }
+
+    // Raw ONNX Runtime throughput on tensors already in memory: the best of one session using every core for each image,
+    // and one single-threaded run per core concurrently (what the library does).
+    private static (double Rate, string Setting) RawLimit(BackboneSpec spec, string path, float[][] tensors, int count, int repeat)
+    {
+        long[] shape = spec.Layout == TensorLayout.Nchw ? [1, 3, spec.InputHeight, spec.InputWidth] : [1, spec.InputHeight, spec.InputWidth, 3];
+        var cores = Environment.ProcessorCount;
+        var results = new List<(double, string)>();
+        foreach (var (intra, workers, name) in new[] { (cores, 1, $"1 run at a time × {cores} threads"), (1, cores, $"{cores} concurrent runs × 1 thread") })
+        {
+            using var options = new SessionOptions { IntraOpNumThreads = intra, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+            using var session = new InferenceSession(path, options);
+            var output = new float[spec.FeatureDimension];
+            var outputShape = session.OutputMetadata[spec.PooledOutputName].Dimensions.Select(d => Math.Max(1L, d)).ToArray();
+            void RunOne(int i, float[] result)
+            {
+                using var input = OrtValue.CreateTensorValueFromMemory(tensors[i % tensors.Length], shape);
+                using var features = OrtValue.CreateTensorValueFromMemory(result, outputShape);
+                session.Run(null, [spec.InputName], [input], [spec.PooledOutputName], [features]);
+            }
+
+            RunOne(0, output); // warm-up
+            var seconds = Median(repeat, () => Time(() =>
+                Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = workers }, () => new float[spec.FeatureDimension], (i, _, buffer) =>
+                {
+                    RunOne(i, buffer);
+                    return buffer;
+                }, _ => { })));
+            results.Add((count / seconds, name));
+        }
+
+        return results.MaxBy(r => r.Item1);
+    }
+
+    private static double EndToEnd(BackboneSpec[] specs, string models, ImageDataset photos, int repeat, bool mirror)
+    {
+        var backbones = Backbone.OpenAll(specs, models);
+        try
+        {
+            var extractor = new FeatureExtractor(backbones, cache: null, averageWithMirror: mirror);
+            extractor.Extract(photos.Take(4).ToArray(), null, default); // warm-up
+            return photos.Count / Median(repeat, () => Time(() => extractor.Extract(photos, null, default)));
+        }
+        finally
+        {
+            foreach (var b in backbones)
+            {
+                b.Dispose();
+            }
+        }
+    }
+
+    // ML.NET's DnnFeaturizeImage pipeline, run by bench/MlNetBaseline in its own process.
+    private static double MlNetResNet18(ImageDataset photos, int repeat)
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "CatsDogs.ML.sln")))
+        {
+            root = root.Parent;
+        }
+
+        var dll = Directory.GetFiles(Path.Combine(root?.FullName ?? ".", "bench", "MlNetBaseline", "bin"), "MlNetBaseline.dll", SearchOption.AllDirectories)
+            .OrderByDescending(File.GetLastWriteTimeUtc).FirstOrDefault()
+            ?? throw new FileNotFoundException("bench/MlNetBaseline is not built; run dotnet build -c Release.");
+        var list = Path.GetTempFileName();
+        File.WriteAllLines(list, photos.Select(p => p.Path));
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true };
+        foreach (var a in new[] { dll, list, repeat.ToString(Invariant) })
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(start)!;
+        var text = process.StandardOutput.ReadToEnd().Trim();
+        process.WaitForExit();
+        File.Delete(list);
+        return double.Parse(text.Split('\n').Last(), Invariant);
+    }
+
+    // p50/p95 of Predict(path) on a trained ResNet18 model (no cache), and one single-threaded ResNet18 inference.
+    private static (double P50, double P95, double Inference) PredictLatency(ImageDataset photos, string models)
+    {
+        using var classifier = new CatsDogsTrainer(new CatsDogsOptions { UseCache = false }).Train(photos.Take(60));
+        var latencies = new List<double>();
+        foreach (var photo in photos.Take(150))
+        {
+            var clock = Stopwatch.StartNew();
+            classifier.Predict(photo.Path);
+            latencies.Add(clock.Elapsed.TotalSeconds);
+        }
+
+        latencies.Sort();
+        using var backbone = Backbone.Open(KnownBackbones.ResNet18, models, withFeatureMap: false);
+        var tensor = Tensors(backbone, photos.Take(1).ToArray())[0];
+        var features = new float[512];
+        backbone.Run(tensor, features);
+        var runs = Enumerable.Range(0, 40).Select(_ => Time(() => backbone.Run(tensor, features))).Order().ToArray();
+        return (latencies[latencies.Count / 2], latencies[(int)(latencies.Count * 0.95)], runs[runs.Length / 2]);
+    }
+
+    // Warms the default cache for all photos (ResNet18, mirror), then times a training that only reads it.
+    private static (double HeadSeconds, int TrainedOn) WarmTraining(ImageDataset all, string models)
+    {
+        var trainer = new CatsDogsTrainer(new CatsDogsOptions { ModelsDirectory = models });
+        using (trainer.Train(all))
+        {
+        }
+
+        using var warm = trainer.Train(all);
+        return (warm.Training!.HeadTime.TotalSeconds + warm.Training.FeatureTime.TotalSeconds, warm.Training.TrainedOn);
+    }
+
+    // Runs this program in --rss-probe mode, so each peak is measured in a fresh process.
+    private static long RssOf(int count, string data)
+    {
+        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true };
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
+        {
+            start.ArgumentList.Add(typeof(Program).Assembly.Location);
+        }
+
+        foreach (var a in new[] { "--rss-probe", count.ToString(Invariant), "--data", data })
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(start)!;
+        var text = process.StandardOutput.ReadToEnd().Trim();
+        process.WaitForExit();
+        return long.Parse(text, Invariant);
+    }
+
+    // Child mode: score `count` photos with no cache, print the peak RSS in MiB.
+    private static int RssProbe(string data, int count)
+    {
+        var photos = ImageDataset.FromFolder(data).Take(count);
+        var backbones = Backbone.OpenAll([KnownBackbones.ResNet18], null);
+        new FeatureExtractor(backbones, cache: null, averageWithMirror: true).Extract(photos, null, default);
+        var peak = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        Console.WriteLine((long.Parse(peak.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], Invariant) / 1024).ToString(Invariant));
+        return 0;
+    }
+
+    // Where one photo's preprocessing time goes, single-threaded (milliseconds per photo).
+    private static int ProfileDecode(ImageDataset photos)
+    {
+        var spec = KnownBackbones.MobileNetV2;
+        var writer = new TensorWriter(spec, meanImage: null);
+        var rgba = new byte[224 * 224 * 4];
+        var tensor = new float[writer.Length];
+        double read = 0, decode = 0, render = 0, write = 0;
+        for (var pass = 0; pass < 2; pass++)
+        {
+            read = decode = render = write = 0;
+            foreach (var p in photos)
+            {
+                var clock = Stopwatch.StartNew();
+                var bytes = File.ReadAllBytes(p.Path);
+                read += clock.Elapsed.TotalMilliseconds;
+                clock.Restart();
+                using var image = ImageDecoder.Decode(bytes, p.Path, 224);
+                decode += clock.Elapsed.TotalMilliseconds;
+                clock.Restart();
+                image.RenderTo(224, 224, ResizePolicy.ShortSideCenterCrop, rgba);
+                render += clock.Elapsed.TotalMilliseconds;
+                clock.Restart();
+                writer.Write(rgba, tensor);
+                write += clock.Elapsed.TotalMilliseconds;
+            }
+        }
+
+        Console.WriteLine(string.Create(Invariant, $"read {read / photos.Count:F2} ms, decode {decode / photos.Count:F2} ms, render {render / photos.Count:F2} ms, tensor {write / photos.Count:F2} ms per photo"));
+        return 0;
+    }
+
+    private static float[][] Tensors(Backbone backbone, IReadOnlyList<ImageEntry> photos)
+    {
+        var spec = backbone.Spec;
+        return photos.Select(p =>
+        {
+            using var image = ImageDecoder.Decode(File.ReadAllBytes(p.Path), p.Path, Math.Max(spec.InputWidth, spec.InputHeight));
+            var rgba = new byte[spec.InputWidth * spec.InputHeight * 4];
+            image.RenderTo(spec.InputWidth, spec.InputHeight, spec.Resize, rgba);
+            var tensor = new float[backbone.Writer.Length];
+            backbone.Writer.Write(rgba, tensor);
+            return tensor;
+        }).ToArray();
+    }
+
+    private static void DecodeAll(ImageDataset photos, int size)
+    {
+        var writer = new TensorWriter(KnownBackbones.MobileNetV2, meanImage: null);
+        var rgba = new byte[size * size * 4];
+        var tensor = new float[writer.Length];
+        foreach (var p in photos)
+        {
+            using var image = ImageDecoder.Decode(File.ReadAllBytes(p.Path), p.Path, size);
+            image.RenderTo(size, size, ResizePolicy.ShortSideCenterCrop, rgba);
+            writer.Write(rgba, tensor);
+        }
+    }
+
+    private static double Time(Action action)
+    {
+        var clock = Stopwatch.StartNew();
+        action();
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    private static double Median(int repeat, Func<double> measure)
+    {
+        var values = Enumerable.Range(0, Math.Max(1, repeat)).Select(_ => measure()).Order().ToArray();
+        return values[values.Length / 2];
+    }
+
+    private static string Rate(double perSecond) => string.Create(Invariant, $"{perSecond:F1} images/s");
+
+    private static string Ms(double seconds) => string.Create(Invariant, $"{seconds * 1000:F1} ms");
+
+    private static string? Arg(string[] args, string name)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+
+    private static string FindShared(string relative)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "shared", relative);
+            if (Directory.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new DirectoryNotFoundException($"No shared/{relative} above {AppContext.BaseDirectory}; pass --data / --models.");
+    }
+
+
+    // Prints each row of the table as soon as it is measured.
+    private sealed class RowPrinter
+    {
+        public void Add((string Measure, string Value, string Ratio) row) => Console.WriteLine($"| {row.Measure} | {row.Value} | {row.Ratio} |");
+    }
+}
