@@ -19,15 +19,23 @@ public sealed class CatsDogsClassifier : IDisposable
     private readonly LogisticHead _head;
     private readonly FeatureExtractor _extractor;
     private readonly Lazy<ClassActivationMapper> _mapper;
+    private Backbone[]? _explainBackbones;
     private bool _disposed;
 
-    internal CatsDogsClassifier(Backbone[] backbones, LogisticHead head, FeatureExtractor extractor, TrainingSummary? training)
+    internal CatsDogsClassifier(Backbone[] backbones, LogisticHead head, FeatureExtractor extractor, TrainingSummary? training, string? modelsDirectory, string device)
     {
         _backbones = backbones;
         _head = head;
         _extractor = extractor;
         Training = training;
-        _mapper = new Lazy<ClassActivationMapper>(() => new ClassActivationMapper(_backbones, _head, _extractor.AverageWithMirror));
+
+        // Explaining needs each backbone's feature map as an output, which costs memory (see Backbone.Open); the
+        // sessions that expose it are opened on the first Explain, from the very files the model was loaded with.
+        _mapper = new Lazy<ClassActivationMapper>(() =>
+        {
+            _explainBackbones = Backbone.OpenAll(backbones.Select(b => b.Spec).ToArray(), modelsDirectory, backbones.Select(b => (string?)b.ModelSha256).ToArray(), device, withFeatureMap: true);
+            return new ClassActivationMapper(_explainBackbones, _head, _extractor.AverageWithMirror);
+        });
     }
 
     /// <summary>The backbones whose features feed the head, in concatenation order.</summary>
@@ -169,7 +177,7 @@ public sealed class CatsDogsClassifier : IDisposable
         var model = ModelBundle.Load(path);
         var backbones = Backbone.OpenAll(model.Specs, modelsDirectory, model.Hashes, device);
         var options = new CatsDogsOptions { CacheDirectory = cacheDirectory, UseCache = useCache, AverageWithMirror = model.AverageWithMirror };
-        return new CatsDogsClassifier(backbones, model.Head, FeatureExtractor.Create(backbones, options), model.Training);
+        return new CatsDogsClassifier(backbones, model.Head, FeatureExtractor.Create(backbones, options), model.Training, modelsDirectory, device);
     }
 
     private Explanation Explain(ImageEntry image, byte[] bytes)
@@ -203,7 +211,7 @@ public sealed class CatsDogsClassifier : IDisposable
         }
 
         _disposed = true;
-        foreach (var backbone in _backbones)
+        foreach (var backbone in _backbones.Concat(_explainBackbones ?? []))
         {
             backbone.Dispose();
         }

@@ -11,7 +11,7 @@ public sealed record CatsDogsOptions
     /// </summary>
     public IReadOnlyList<BackboneSpec> Backbones { get; init; } = [KnownBackbones.ResNet18];
 
-    /// <summary>Seed of every random choice (validation split); the same seed and data give the same model.</summary>
+    /// <summary>Seed of every random choice (cross-validation folds, fusion-report split); the same seed and data give the same model.</summary>
     public int Seed { get; init; } = 42;
 
     /// <summary>Stratified folds of the cross-validation that chooses the head's L2 weight (default 5).</summary>

@@ -87,7 +87,7 @@ public sealed class CatsDogsTrainer
                 FeatureTime = featureTime,
                 HeadTime = clock.Elapsed,
             };
-            return new CatsDogsClassifier(backbones, head, extractor, summary);
+            return new CatsDogsClassifier(backbones, head, extractor, summary, Options.ModelsDirectory, Options.Device);
         }
         catch
         {

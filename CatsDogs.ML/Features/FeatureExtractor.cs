@@ -116,10 +116,10 @@ internal sealed class FeatureExtractor
     // Returns null on success, else the reason the photo was skipped.
     private string? TryExtract(ImageEntry image, Scratch scratch, float[] output)
     {
-        byte[] bytes;
+        ReadOnlySpan<byte> bytes;
         try
         {
-            bytes = File.ReadAllBytes(image.Path);
+            bytes = scratch.Read(image.Path);
         }
         catch (FileNotFoundException)
         {
@@ -246,6 +246,28 @@ internal sealed class FeatureExtractor
         public float[][] Outputs { get; } = lengths.Select(n => new float[n]).ToArray();
 
         public HashSet<(int, int, ResizePolicy)> Rendered { get; } = new();
+
+        private byte[] _file = new byte[1 << 20];
+
+        // Reads a whole file into the worker's reusable buffer: photos above 85 kB would otherwise each land on the
+        // large-object heap, which grows the process until a full collection.
+        public ReadOnlySpan<byte> Read(string path)
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
+            var length = stream.Length;
+            if (length > Array.MaxLength)
+            {
+                throw new IOException($"the file is {length} bytes, too large to be a photo.");
+            }
+
+            if (_file.Length < length)
+            {
+                _file = new byte[Math.Max(length, _file.Length * 2L)];
+            }
+
+            stream.ReadExactly(_file, 0, (int)length);
+            return _file.AsSpan(0, (int)length);
+        }
 
         // The left-right mirror of a rendered view, made once per view and photo.
         public byte[] Mirrored((int Width, int Height, ResizePolicy Policy) view, byte[] pixels)

@@ -33,6 +33,15 @@ public static class Program
             return ProfileDecode(ImageDataset.FromFolder(data).Shuffle(seed: 5).Take(300));
         }
 
+        if (args.Contains("--rss-only"))
+        {
+            var total = ImageDataset.FromFolder(data).Count;
+            long small = RssOf(500, data), large = RssOf(total, data);
+            Console.WriteLine($"| peak RSS scoring 500 photos, ResNet18 + mirror, no cache (separate process) | {small} MiB |  |");
+            Console.WriteLine($"| peak RSS scoring all {total} photos (separate process) | {large} MiB | {(double)large / small:F2} × the 500-photo peak (target ≤ 1.25) |");
+            return 0;
+        }
+
         var count = int.Parse(Arg(args, "--photos") ?? "300", Invariant);
         var repeat = int.Parse(Arg(args, "--repeat") ?? "3", Invariant);
         var all = ImageDataset.FromFolder(data);
