@@ -247,7 +247,7 @@ internal sealed class FeatureExtractor
 
         public HashSet<(int, int, ResizePolicy)> Rendered { get; } = new();
 
-        private byte[] _file = new byte[1 << 20];
+        private byte[] _file = [];
 
         // Reads a whole file into the worker's reusable buffer: photos above 85 kB would otherwise each land on the
         // large-object heap, which grows the process until a full collection.
