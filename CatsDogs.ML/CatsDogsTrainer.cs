@@ -43,11 +43,7 @@ public sealed class CatsDogsTrainer
     public CatsDogsClassifier Train(ImageDataset data, IProgress<CatsDogsProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(data);
-        var unlabeled = data.FirstOrDefault(e => e.Label is null);
-        if (unlabeled is not null)
-        {
-            throw new ArgumentException($"'{unlabeled.Path}' has no label: training needs cat.N.jpg / dog.N.jpg names or cat/ and dog/ folders.", nameof(data));
-        }
+        LabelChecks.RequireLabels(data, "training", nameof(data));
 
         var backbones = Backbone.OpenAll(Options.Backbones, Options.ModelsDirectory, device: Options.Device);
         try
@@ -57,17 +53,7 @@ public sealed class CatsDogsTrainer
             var extracted = extractor.Extract(data, progress, cancellationToken);
             var featureTime = clock.Elapsed;
 
-            var labels = extracted.Images.Select(e => e.Label!.Value).ToArray();
-            foreach (var label in new[] { PetLabel.Cat, PetLabel.Dog })
-            {
-                if (labels.Count(l => l == label) < 2)
-                {
-                    throw new ArgumentException(
-                        $"Training needs at least two usable photos of each class; found {labels.Count(l => l == label)} {label.ToString().ToLowerInvariant()} photo(s) "
-                        + $"among {data.Count} ({extracted.Skipped.Count} skipped).",
-                        nameof(data));
-                }
-            }
+            var labels = LabelChecks.UsableLabels(extracted, data.Count, "Training", nameof(data));
 
             progress?.Report(new CatsDogsProgress("training head", 0, 1));
             clock.Restart();

@@ -59,10 +59,7 @@ public static class DatasetAudit
     {
         ArgumentNullException.ThrowIfNull(data);
         options ??= new AuditOptions();
-        if (data.FirstOrDefault(e => e.Label is null) is { } unlabeled)
-        {
-            throw new ArgumentException($"'{unlabeled.Path}' has no label: the audit needs cat.N.jpg / dog.N.jpg names or cat/ and dog/ folders.", nameof(data));
-        }
+        LabelChecks.RequireLabels(data, "the audit", nameof(data));
 
         var head = options.ImageNetClassifier.ImageNetHead ?? throw new ArgumentException(
             $"Backbone '{options.ImageNetClassifier.Name}' has no ImageNet head; use one that has (e.g. mobilenet_v2).", nameof(options));
@@ -98,11 +95,7 @@ public static class DatasetAudit
                 skipped.TryAdd(s.Image.Path, s);
             }
 
-            var labels = extracted.Images.Select(e => e.Label!.Value).ToArray();
-            if (labels.Count(l => l == PetLabel.Cat) < 2 || labels.Count(l => l == PetLabel.Dog) < 2)
-            {
-                throw new ArgumentException("The audit needs at least two usable photos of each class.", nameof(data));
-            }
+            var labels = LabelChecks.UsableLabels(extracted, data.Count, "The audit", nameof(data));
 
             progress?.Report(new CatsDogsProgress("cross-validation", 0, 1));
             var (_, search) = HeadTrainer.Train(extracted.Features, labels, modelOptions.Backbones.Select(b => b.FeatureDimension).ToArray(), modelOptions with { MislabelThreshold = 0 }, cancellationToken);

@@ -79,10 +79,7 @@ public sealed class FusionReport
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(test);
         ArgumentNullException.ThrowIfNull(options);
-        if (train.Concat(test).FirstOrDefault(e => e.Label is null) is { } unlabeled)
-        {
-            throw new ArgumentException($"'{unlabeled.Path}' has no label: the fusion report needs cat.N.jpg / dog.N.jpg names or cat/ and dog/ folders.", nameof(train));
-        }
+        LabelChecks.RequireLabels(train.Concat(test), "the fusion report", nameof(train));
 
         var specs = options.Backbones;
         var backbones = Backbone.OpenAll(specs, options.ModelsDirectory, device: options.Device);
@@ -95,11 +92,7 @@ public sealed class FusionReport
             var featureTime = clock.Elapsed;
             clock.Restart();
 
-            var labels = trainFeatures.Images.Select(e => e.Label!.Value).ToArray();
-            if (labels.Count(l => l == PetLabel.Cat) < 2 || labels.Count(l => l == PetLabel.Dog) < 2)
-            {
-                throw new ArgumentException($"The fusion report needs at least two usable training photos of each class; {labels.Length} usable of {train.Count}.", nameof(train));
-            }
+            var labels = LabelChecks.UsableLabels(trainFeatures, train.Count, "The fusion report's training split", nameof(train));
 
             var truth = testFeatures.Images.Select(e => e.Label == PetLabel.Dog).ToArray();
             var offsets = new int[specs.Count];
