@@ -118,11 +118,8 @@ public sealed class AuditReport
             int w = Math.Max(1, (int)Math.Round(image.Width * scale)), h = Math.Max(1, (int)Math.Round(image.Height * scale));
             var rgba = new byte[w * h * 4];
             image.RenderTo(w, h, ResizePolicy.Stretch, rgba);
-            using var thumb = SKImage.FromPixelCopy(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Opaque), rgba);
-            using var jpeg = thumb.Encode(SKEncodedImageFormat.Jpeg, 85);
             var name = string.Create(CultureInfo.InvariantCulture, $"{index:D4}-{Path.GetFileNameWithoutExtension(photo)}.jpg");
-            using var file = File.Create(Path.Combine(thumbs, name));
-            jpeg.SaveTo(file);
+            File.WriteAllBytes(Path.Combine(thumbs, name), RgbaPixels.Encode(rgba, w, h, SKEncodedImageFormat.Jpeg, 85));
             return name;
         }
         catch (Exception e) when (e is CatsDogsException or IOException or UnauthorizedAccessException)

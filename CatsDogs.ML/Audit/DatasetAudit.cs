@@ -72,11 +72,7 @@ public static class DatasetAudit
         using (var classifier = Backbone.Open(options.ImageNetClassifier, modelOptions.ModelsDirectory, device: modelOptions.Device))
         {
             names = ClassNames(options.ImageNetClassifier, head, modelOptions.ModelsDirectory);
-            var extractor = new FeatureExtractor([classifier], modelOptions.UseCache ? new FeatureCache(modelOptions.CacheDirectory ?? FeatureCache.DefaultDirectory) : null, averageWithMirror: false, BackboneOutput.ImageNetHead)
-            {
-                MaxDegreeOfParallelism = modelOptions.MaxDegreeOfParallelism,
-            };
-            var extracted = extractor.Extract(data, progress, cancellationToken, "ImageNet classes");
+            var extracted = FeatureExtractor.Create([classifier], modelOptions, BackboneOutput.ImageNetHead).Extract(data, progress, cancellationToken, "ImageNet classes");
             probabilities = extracted.Images.Select((e, i) => (e.Path, extracted.Features[i])).ToDictionary(t => t.Path, t => t.Item2, StringComparer.Ordinal);
             foreach (var s in extracted.Skipped)
             {

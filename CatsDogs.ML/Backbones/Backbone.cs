@@ -93,7 +93,8 @@ internal sealed class Backbone : IDisposable
         ArgumentNullException.ThrowIfNull(spec);
         BackboneSpecChecks.ThrowIfInvalid(spec);
         var path = ModelFiles.Locate(spec, spec.FileName, modelsDirectory);
-        var sha = ModelFiles.Sha256(path);
+        var model = File.ReadAllBytes(path);
+        var sha = ModelFiles.Sha256(path, model);
         foreach (var (expected, why) in new[] { (spec.Sha256, "the catalogue expects"), (expectedSha256, "the saved model was trained with") })
         {
             if (expected is not null && !string.Equals(expected, sha, StringComparison.OrdinalIgnoreCase))
@@ -103,7 +104,6 @@ internal sealed class Backbone : IDisposable
             }
         }
 
-        var model = File.ReadAllBytes(path);
         var graph = ReadGraph(model, path, spec);
         if (!graph.Inputs.Any(i => i.Name == spec.InputName))
         {

@@ -57,11 +57,22 @@ internal static class ModelFiles
     }
 
     /// <summary>Lower-case hex SHA-256 of a file, remembered per path, length and modification time.</summary>
-    public static string Sha256(string path)
+    public static string Sha256(string path) => Sha256(path, contents: null);
+
+    /// <summary>
+    /// The same, hashing <paramref name="contents"/> (the file's bytes, already read by the caller) instead of reading
+    /// the file again when the hash is not remembered yet.
+    /// </summary>
+    public static string Sha256(string path, byte[]? contents)
     {
         var info = new FileInfo(path);
         return HashCache.GetOrAdd((info.FullName, info.Length, info.LastWriteTimeUtc), key =>
         {
+            if (contents is not null)
+            {
+                return Convert.ToHexStringLower(SHA256.HashData(contents));
+            }
+
             using var stream = File.OpenRead(key.Path);
             return Convert.ToHexStringLower(SHA256.HashData(stream));
         });

@@ -59,7 +59,9 @@ internal sealed class ClassActivationMapper
             var (pooled, grid) = Map(backbone, rgba, _offsets[b], mirrored: false);
             if (_mirror)
             {
-                var (mirrorPooled, mirrorGrid) = Map(backbone, Mirror(rgba, spec.InputWidth), _offsets[b], mirrored: true);
+                var mirroredRgba = new byte[rgba.Length];
+                RgbaPixels.Mirror(rgba, mirroredRgba, spec.InputWidth);
+                var (mirrorPooled, mirrorGrid) = Map(backbone, mirroredRgba, _offsets[b], mirrored: true);
                 for (var j = 0; j < pooled.Length; j++)
                 {
                     pooled[j] = 0.5f * (pooled[j] + mirrorPooled[j]);
@@ -76,8 +78,7 @@ internal sealed class ClassActivationMapper
             AddUpsampled(grid, photo.ViewTransform(spec.InputWidth, spec.InputHeight, spec.Resize), spec, dogMap, width, height);
         }
 
-        var probability = _head.Predict([features])[0];
-        var score = _head.Score([features])[0];
+        var (probability, score) = _head.PredictWithScores([features])[0];
         var sign = probability >= 0.5f ? 1f : -1f;
         for (var i = 0; i < dogMap.Length; i++)
         {
@@ -152,21 +153,6 @@ internal sealed class ClassActivationMapper
                 target[(py * width) + px] += (top * (1 - fy)) + (bottom * fy);
             }
         }
-    }
-
-    private static byte[] Mirror(byte[] rgba, int width)
-    {
-        var mirrored = new byte[rgba.Length];
-        var rows = rgba.Length / (width * 4);
-        for (var y = 0; y < rows; y++)
-        {
-            for (var x = 0; x < width; x++)
-            {
-                Array.Copy(rgba, ((y * width) + x) * 4, mirrored, ((y * width) + (width - 1 - x)) * 4, 4);
-            }
-        }
-
-        return mirrored;
     }
 
     private sealed record Grid(int Width, int Height, float[] Values)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using CatsDogs.ML.Data;
+using CatsDogs.ML.Imaging;
 using SkiaSharp;
 
 namespace CatsDogs.ML.Explain;
@@ -55,9 +56,7 @@ public static class ContactSheet
             PixelFont.Draw(pixels, width, height, caption, (i % columns * cellSize) + Margin, (i / columns * cellHeight) + cellSize + Margin, scale, colour, maxWidth: room);
         }
 
-        using var image = SKImage.FromPixelCopy(info, pixels);
-        using var png = image.Encode(SKEncodedImageFormat.Png, 100);
-        return png.ToArray();
+        return RgbaPixels.Encode(pixels, width, height, SKEncodedImageFormat.Png);
     }
 
     /// <summary>Writes the sheet as a PNG file.</summary>

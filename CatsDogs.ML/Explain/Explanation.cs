@@ -1,4 +1,5 @@
 using CatsDogs.ML.Data;
+using CatsDogs.ML.Imaging;
 using SkiaSharp;
 
 namespace CatsDogs.ML.Explain;
@@ -86,12 +87,7 @@ public sealed class Explanation
     public ReadOnlySpan<byte> OverlayRgba => _overlay;
 
     /// <summary>Encodes the overlay as PNG.</summary>
-    public byte[] OverlayPng()
-    {
-        using var image = SKImage.FromPixelCopy(new SKImageInfo(Width, Height, SKColorType.Rgba8888, SKAlphaType.Opaque), _overlay);
-        using var png = image.Encode(SKEncodedImageFormat.Png, 100);
-        return png.ToArray();
-    }
+    public byte[] OverlayPng() => RgbaPixels.Encode(_overlay, Width, Height, SKEncodedImageFormat.Png);
 
     /// <summary>Writes the overlay as a PNG file.</summary>
     public void SaveOverlayPng(string path) => File.WriteAllBytes(path, OverlayPng());

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using CatsDogs.ML.Backbones;
 using CatsDogs.ML.Data;
@@ -43,10 +42,16 @@ internal sealed class FeatureExtractor
     }
 
     /// <summary>
-    /// An extractor configured by <paramref name="options"/>: its cache folder (or none) and degree of parallelism.
+    /// An extractor configured by <paramref name="options"/>: its cache folder (or none), mirror averaging and degree
+    /// of parallelism; <paramref name="output"/> chooses the pooled features (default) or the ImageNet head, which is
+    /// never mirror-averaged.
     /// </summary>
-    public static FeatureExtractor Create(IReadOnlyList<Backbone> backbones, CatsDogsOptions options) =>
-        new(backbones, options.UseCache ? new FeatureCache(options.CacheDirectory ?? FeatureCache.DefaultDirectory) : null, options.AverageWithMirror)
+    public static FeatureExtractor Create(IReadOnlyList<Backbone> backbones, CatsDogsOptions options, BackboneOutput output = BackboneOutput.Pooled) =>
+        new(
+            backbones,
+            options.UseCache ? new FeatureCache(options.CacheDirectory ?? FeatureCache.DefaultDirectory) : null,
+            options.AverageWithMirror && output == BackboneOutput.Pooled,
+            output)
         {
             MaxDegreeOfParallelism = options.MaxDegreeOfParallelism,
         };
@@ -276,14 +281,7 @@ internal sealed class FeatureExtractor
             var mirrored = Pixels(key);
             if (Rendered.Add(key))
             {
-                ReadOnlySpan<uint> source = MemoryMarshal.Cast<byte, uint>(pixels.AsSpan());
-                var target = MemoryMarshal.Cast<byte, uint>(mirrored.AsSpan());
-                for (var y = 0; y < view.Height; y++)
-                {
-                    var row = y * view.Width;
-                    source.Slice(row, view.Width).CopyTo(target.Slice(row, view.Width));
-                    target.Slice(row, view.Width).Reverse();
-                }
+                RgbaPixels.Mirror(pixels, mirrored, view.Width);
             }
 
             return mirrored;

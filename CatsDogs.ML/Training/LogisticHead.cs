@@ -81,27 +81,16 @@ internal sealed class LogisticHead
         return (weights, bias);
     }
 
-    /// <summary>The linear score (log-odds before calibration) for each (unscaled) feature vector.</summary>
-    public float[] Score(IReadOnlyList<float[]> features)
-    {
-        var data = _ml.Data.LoadFromEnumerable(Rows(features.Select(f => Scaler.Apply(f)).ToArray(), null), _schema);
-        return _ml.Data.CreateEnumerable<ScoreRow>(_model.Transform(data), reuseRowObject: false)
-            .Select(r => r.Score)
-            .ToArray();
-    }
+    /// <summary>P(dog) and the linear score (log-odds before calibration) for each (unscaled) feature vector, in one pass.</summary>
+    public (float Probability, float Score)[] PredictWithScores(IReadOnlyList<float[]> features) =>
+        Transform(features.Select(f => Scaler.Apply(f)).ToArray()).Select(r => (r.Probability, r.Score)).ToArray();
 
     /// <summary>P(dog) for each (unscaled) feature vector.</summary>
     public float[] Predict(IReadOnlyList<float[]> features) =>
         PredictScaled(features.Select(f => Scaler.Apply(f)).ToArray());
 
     /// <summary>P(dog) for feature vectors already passed through the scaler.</summary>
-    public float[] PredictScaled(IReadOnlyList<float[]> scaled)
-    {
-        var data = _ml.Data.LoadFromEnumerable(Rows(scaled, null), _schema);
-        return _ml.Data.CreateEnumerable<ScoreRow>(_model.Transform(data), reuseRowObject: false)
-            .Select(r => r.Probability)
-            .ToArray();
-    }
+    public float[] PredictScaled(IReadOnlyList<float[]> scaled) => Transform(scaled).Select(r => r.Probability).ToArray();
 
     /// <summary>Saves the ML.NET model (its own zip format).</summary>
     public void Save(Stream stream)
@@ -116,6 +105,9 @@ internal sealed class LogisticHead
         var model = ml.Model.Load(stream, out _);
         return new LogisticHead(ml, model, dimension, scaler);
     }
+
+    private IEnumerable<ScoreRow> Transform(IReadOnlyList<float[]> scaled) =>
+        _ml.Data.CreateEnumerable<ScoreRow>(_model.Transform(_ml.Data.LoadFromEnumerable(Rows(scaled, null), _schema)), reuseRowObject: false);
 
     private static SchemaDefinition Schema(int dimension)
     {
