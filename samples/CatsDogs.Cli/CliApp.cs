@@ -234,7 +234,7 @@ public static class CliApp
             using var classifier = CatsDogsClassifier.Load(parse.GetRequiredValue(model), parse.GetValue(modelsDir), useCache: false, device: parse.GetRequiredValue(device));
             ReportProviders(error, classifier);
             var path = parse.GetRequiredValue(target);
-            var images = File.Exists(path) ? ImageDataset.FromFiles([path]) : ImageDataset.FromFolder(path);
+            var images = PhotosAt(path);
             var dir = parse.GetRequiredValue(outPath);
             Directory.CreateDirectory(dir);
             var batch = WithProgress(error, progress => classifier.ExplainMany(images, progress, token));
@@ -382,7 +382,7 @@ public static class CliApp
         {
             using var classifier = Load(parse, model, modelsDir, cache, noCache, device, error);
             var path = parse.GetRequiredValue(target);
-            var images = File.Exists(path) ? ImageDataset.FromFiles([path]) : ImageDataset.FromFolder(path);
+            var images = PhotosAt(path);
             var result = WithProgress(error, progress => classifier.PredictMany(images, progress, token));
             var csv = new System.Text.StringBuilder("path,dog_probability,label\n");
             foreach (var p in result.Scored)
@@ -437,6 +437,9 @@ public static class CliApp
         }));
         return command;
     }
+
+    // A single photo, or every photo under a folder.
+    private static ImageDataset PhotosAt(string path) => File.Exists(path) ? ImageDataset.FromFiles([path]) : ImageDataset.FromFolder(path);
 
     private static CatsDogsClassifier Load(ParseResult parse, Argument<string> model, Option<string?> modelsDir, Option<string?> cache, Option<bool> noCache, Option<string> device, TextWriter error)
     {
