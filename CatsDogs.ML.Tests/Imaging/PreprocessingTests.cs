@@ -46,6 +46,34 @@ public class PreprocessingTests
         }
     }
 
+    [SkippableFact]
+    public void Decode_IntoOneReusedBuffer_RendersEveryPhotoAsItsOwnBitmapDoes()
+    {
+        var dataDir = TestEnvironment.RequireData();
+
+        // Real photos of many sizes, then a rotated one and one too big for the buffer to keep (its own bitmap).
+        var inputs = Directory.EnumerateFiles(dataDir, "*.jpg").Order(StringComparer.Ordinal).Take(200)
+            .Select(path => (Name: Path.GetFileName(path), Bytes: File.ReadAllBytes(path)))
+            .DistinctBy(p => p.Bytes.Length / 20_000).Take(12).ToList();
+        inputs.Add(("rotated.jpg", TestImages.WithExifOrientation(inputs[0].Bytes, 6)));
+        inputs.Add(("big.png", TestImages.Encode(2100, 2100, (x, y) => new SKColor((byte)x, (byte)y, (byte)(x ^ y)))));
+        Assert.True(2100L * 2100 * 4 > PixelBuffer.MaxKeptBytes);
+
+        var buffer = new PixelBuffer();
+        foreach (var (name, bytes) in inputs.Concat(inputs.AsEnumerable().Reverse()))
+        {
+            byte[] Render(PixelBuffer? into)
+            {
+                using var image = ImageDecoder.Decode(bytes, name, 224, into);
+                var rgba = new byte[224 * 224 * 4];
+                image.RenderTo(224, 224, ResizePolicy.ShortSideCenterCrop, rgba);
+                return rgba;
+            }
+
+            Assert.True(Render(null).AsSpan().SequenceEqual(Render(buffer)), $"{name} differs when decoded into the reused buffer");
+        }
+    }
+
     [Fact]
     public void TensorWriter_GoldenValues_ForEachNormalization()
     {

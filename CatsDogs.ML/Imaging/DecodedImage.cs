@@ -3,7 +3,7 @@ using SkiaSharp;
 namespace CatsDogs.ML.Imaging;
 
 /// <summary>
-/// A decoded photo: the one owner of its native bitmap. Knows its EXIF orientation and renders itself, upright,
+/// A decoded photo: the one owner of its bitmap (whose pixels may live in a caller's reusable <see cref="PixelBuffer"/>). Knows its EXIF orientation and renders itself, upright,
 /// into RGBA buffers of any size with bilinear filtering from the nearest mipmap level (plain bilinear for the usual
 /// downscale under 2×, box-filtered levels for larger ones).
 /// </summary>
@@ -42,7 +42,7 @@ internal sealed class DecodedImage : IDisposable
     /// Renders the upright photo into <paramref name="rgba"/> (width × height × 4 bytes, opaque RGBA, alpha composited
     /// over white) following <paramref name="policy"/>.
     /// </summary>
-    public void RenderTo(int width, int height, Backbones.ResizePolicy policy, Span<byte> rgba)
+    public unsafe void RenderTo(int width, int height, Backbones.ResizePolicy policy, Span<byte> rgba)
     {
         var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul);
         if (rgba.Length != info.BytesSize)
@@ -50,15 +50,21 @@ internal sealed class DecodedImage : IDisposable
             throw new ArgumentException($"Buffer holds {rgba.Length} bytes; {width}×{height} RGBA needs {info.BytesSize}.", nameof(rgba));
         }
 
-        using var target = new SKBitmap(info);
-        using (var canvas = new SKCanvas(target))
+        // Draws straight into the caller's buffer: no native bitmap per rendering.
+        fixed (byte* pixels = rgba)
         {
+            using var target = new SKBitmap();
+            if (!target.InstallPixels(info, (IntPtr)pixels, info.RowBytes))
+            {
+                throw new InvalidOperationException($"SkiaSharp refused a {width}×{height} RGBA target.");
+            }
+
+            using var canvas = new SKCanvas(target);
             canvas.Clear(SKColors.White);
             canvas.SetMatrix(Placement(width, height, policy).PreConcat(Orientation()));
             canvas.DrawImage(_image, 0, 0, Sampling);
+            canvas.Flush();
         }
-
-        target.GetPixelSpan().CopyTo(rgba);
     }
 
     /// <inheritdoc />

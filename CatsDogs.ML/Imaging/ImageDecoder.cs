@@ -18,25 +18,36 @@ internal static class ImageDecoder
 
     /// <summary>
     /// Decodes <paramref name="data"/>. When the format supports it (JPEG), decodes at the smallest scale whose
-    /// short side still covers <paramref name="minSize"/>, which bounds memory for huge photos and saves time.
+    /// short side still covers <paramref name="minSize"/>, which bounds memory for huge photos and saves time. With
+    /// <paramref name="into"/>, the pixels live in that reusable buffer (the image must be disposed before its next
+    /// use); otherwise in a native bitmap of the image's own.
     /// </summary>
     /// <exception cref="ImageDecodeException">The bytes are not a decodable image; the message says why.</exception>
-    public static DecodedImage Decode(ReadOnlySpan<byte> data, string source, int minSize)
+    public static unsafe DecodedImage Decode(ReadOnlySpan<byte> data, string source, int minSize, PixelBuffer? into = null)
     {
         if (data.IsEmpty)
         {
             throw new ImageDecodeException(source, "the file is empty (0 bytes).");
         }
 
-        using var skData = SKData.CreateCopy(data);
-        using var codec = SKCodec.Create(skData);
-        if (codec is null)
+        // The codec reads the caller's bytes in place; it is disposed before they are unpinned.
+        fixed (byte* encoded = data)
         {
-            throw new ImageDecodeException(source, KnownFormat(data) is { } format
-                ? $"the file is truncated or damaged: it starts like a {format} file, but its header or image data cannot be read ({data.Length} bytes)."
-                : $"not an image in a supported format (JPEG, PNG, BMP, WebP, GIF); it starts with {Describe(data)}.");
-        }
+            using var skData = SKData.Create((IntPtr)encoded, data.Length);
+            using var codec = SKCodec.Create(skData);
+            if (codec is null)
+            {
+                throw new ImageDecodeException(source, KnownFormat(data) is { } format
+                    ? $"the file is truncated or damaged: it starts like a {format} file, but its header or image data cannot be read ({data.Length} bytes)."
+                    : $"not an image in a supported format (JPEG, PNG, BMP, WebP, GIF); it starts with {Describe(data)}.");
+            }
 
+            return DecodePixels(codec, source, minSize, into);
+        }
+    }
+
+    private static DecodedImage DecodePixels(SKCodec codec, string source, int minSize, PixelBuffer? into)
+    {
         var full = codec.Info;
         if (full.Width <= 0 || full.Height <= 0)
         {
@@ -55,7 +66,9 @@ internal static class ImageDecoder
         var bitmap = new SKBitmap();
         try
         {
-            if (!bitmap.TryAllocPixels(info))
+            var reused = into?.Reserve(info.BytesSize64) ?? IntPtr.Zero;
+            var allocated = reused != IntPtr.Zero ? bitmap.InstallPixels(info, reused, info.RowBytes) : bitmap.TryAllocPixels(info);
+            if (!allocated)
             {
                 throw new ImageDecodeException(source, $"cannot allocate {size.Width}×{size.Height} pixels.");
             }
@@ -66,9 +79,8 @@ internal static class ImageDecoder
                 throw new ImageDecodeException(source, Explain(result));
             }
 
-            var origin = codec.EncodedOrigin;
             bitmap.SetImmutable();
-            return new DecodedImage(bitmap, origin, source);
+            return new DecodedImage(bitmap, codec.EncodedOrigin, source);
         }
         catch
         {
