@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.IO.Compression;
+using System.Runtime.InteropServices;
 using System.Text;
 using Xunit;
 using Xunit.Abstractions;
@@ -97,6 +98,60 @@ public class PackageConsumptionTests(ITestOutputHelper output)
             $"-p:CatsDogsPackageVersion={version}", $"-p:RestoreAdditionalProjectSources={feed}");
         var assets = File.ReadAllText(Directory.GetFiles(artifacts, "project.assets.json", SearchOption.AllDirectories).Single());
         Assert.Contains($"\"CatsDogs.ML/{version}\"", assets, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public void CliBuiltWithTheGpuRuntime_RunsOnCuda_OrFallsBackToCpuWithOneNoticeNamingTheCause()
+    {
+        Skip.IfNot(RuntimeInformation.RuntimeIdentifier is "linux-x64" or "win-x64", "ONNX Runtime's CUDA build exists for linux-x64 and win-x64 only");
+        var dataDir = TestEnvironment.RequireData();
+        using var work = TestEnvironment.NewTempDirectory();
+        var root = TestEnvironment.RepositoryRoot;
+        var artifacts = work.File("gpu-artifacts");
+        Dotnet(root, "build", Path.Combine(root, "samples", "CatsDogs.Cli", "CatsDogs.Cli.csproj"), "-c", "Release", "--artifacts-path", artifacts, "-p:OnnxRuntime=gpu");
+        var cli = Path.Combine(artifacts, "bin", "CatsDogs.Cli", "release", "catsdogs.dll");
+        var provider = OperatingSystem.IsWindows() ? "onnxruntime_providers_cuda.dll" : "libonnxruntime_providers_cuda.so";
+        Assert.NotEmpty(Directory.GetFiles(Path.GetDirectoryName(cli)!, provider, SearchOption.AllDirectories)); // only the GPU package ships it
+
+        var photos = work.File("photos");
+        Directory.CreateDirectory(photos);
+        foreach (var name in Enumerable.Range(1, 12).SelectMany(i => new[] { $"cat.{i}.jpg", $"dog.{i}.jpg" }))
+        {
+            File.Copy(Path.Combine(dataDir, name), Path.Combine(photos, name));
+        }
+
+        var model = work.File("model.zip");
+        var cache = work.File("cache");
+        var train = Dotnet(root, cli, "train", photos, "--out", model, "--device", "cuda:0", "--folds", "3", "--cache", cache);
+        var onCpu = Dotnet(root, cli, "predict", model, photos, "--out", work.File("cpu.csv"), "--no-cache");
+        var onCuda = Dotnet(root, cli, "predict", model, photos, "--out", work.File("cuda.csv"), "--device", "cuda:0", "--no-cache");
+        output.WriteLine(onCuda);
+        Assert.DoesNotContain("[E:onnxruntime", train + onCuda, StringComparison.Ordinal); // ORT's own error log stays quiet
+        Assert.Contains("resnet18 on CPU", onCpu, StringComparison.Ordinal);
+        double[] Probabilities(string csv) => File.ReadLines(csv).Skip(1).Select(l => double.Parse(l.Split(',')[1], CultureInfo.InvariantCulture)).ToArray();
+        var (cpu, cuda) = (Probabilities(work.File("cpu.csv")), Probabilities(work.File("cuda.csv")));
+        Assert.Equal(24, cpu.Length);
+        if (onCuda.Contains("resnet18 on CUDA:0", StringComparison.Ordinal))
+        {
+            Assert.DoesNotContain("notice:", onCuda, StringComparison.Ordinal);
+            Assert.Equal(cpu, cuda, new Tolerance(1e-3)); // GPU kernels round differently
+        }
+        else
+        {
+            // No usable GPU here: one notice line with the loader's or ONNX Runtime's reason and the fix; same numbers.
+            var notices = onCuda.Split('\n').Where(l => l.StartsWith("notice:", StringComparison.Ordinal)).ToArray();
+            Assert.Single(notices);
+            Assert.Matches(@"^notice: CUDA device 0 is not usable \(.+\); running on CPU\. For CUDA, .*CUDA 13", notices[0]);
+            Assert.Contains("resnet18 on CPU", onCuda, StringComparison.Ordinal);
+            Assert.Equal(cpu, cuda);
+        }
+    }
+
+    private sealed class Tolerance(double tolerance) : IEqualityComparer<double>
+    {
+        public bool Equals(double x, double y) => Math.Abs(x - y) <= tolerance;
+
+        public int GetHashCode(double obj) => 0;
     }
 
     // The "use it from your app" program of the README, verbatim.

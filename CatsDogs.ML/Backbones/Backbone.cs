@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using CatsDogs.ML.Imaging;
@@ -262,14 +264,21 @@ internal sealed class Backbone : IDisposable
         {
             if (cudaDevice is { } id)
             {
+                if (CudaProblems.TryGetValue(id, out var known))
+                {
+                    return (CreateSession(model, path, spec, null), "CPU", known);
+                }
+
                 try
                 {
-                    return (CreateSession(model, path, spec, id), $"CUDA:{id}", null);
+                    return (CreateCudaSession(model, path, spec, id), $"CUDA:{id}", null);
                 }
                 catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException or BackboneMismatchException)
                 {
-                    var notice = $"CUDA device {id} is not usable ({e.GetBaseException().Message.Split('\n')[0].Trim()}); running on CPU. "
-                        + "For CUDA, reference Microsoft.ML.OnnxRuntime.Gpu and install CUDA 12 + cuDNN 9.";
+                    var notice = $"CUDA device {id} is not usable ({DescribeCudaFailure(e)}); running on CPU. "
+                        + "For CUDA, build the app with Microsoft.ML.OnnxRuntime.Gpu 1.31 (the CLI: -p:OnnxRuntime=gpu) and install "
+                        + "CUDA 13 (libcudart.so.13, libcublas.so.13) and cuDNN 9.";
+                    CudaProblems.TryAdd(id, notice);
                     return (CreateSession(model, path, spec, null), "CPU", notice);
                 }
             }
@@ -283,6 +292,68 @@ internal sealed class Backbone : IDisposable
                 + "Reference the package Microsoft.ML.OnnxRuntime (CPU, every platform; CatsDogs.ML brings it) or Microsoft.ML.OnnxRuntime.Gpu (CUDA, linux-x64 and win-x64), "
                 + "and make sure its runtimes/<rid>/native folder reaches the app's output (publish for a specific runtime with -r <rid>).",
                 e);
+        }
+    }
+
+    // Why each CUDA device that failed once cannot be used: the cause (no CUDA build, no driver or libraries) holds
+    // for the whole process, so later backbones fall back at once instead of failing (and logging) again.
+    private static readonly ConcurrentDictionary<int, string> CudaProblems = new();
+    private static readonly Lock CudaProbe = new();
+
+    // Says in plain words why CUDA could not be used: ONNX Runtime itself only says "Failed to load shared library".
+    private static string DescribeCudaFailure(Exception e)
+    {
+        if (e is EntryPointNotFoundException)
+        {
+            return "the app's ONNX Runtime is the CPU-only build";
+        }
+
+        var message = e.GetBaseException().Message.Split('\n')[0].Trim();
+        return message.Contains("Failed to load shared library", StringComparison.Ordinal) && CudaProviderLoadError() is { } why
+            ? $"ONNX Runtime's CUDA provider cannot be loaded: {why}"
+            : message;
+    }
+
+    // The dynamic loader's own reason the CUDA provider library does not load (typically a CUDA library it needs).
+    private static string? CudaProviderLoadError()
+    {
+        var name = OperatingSystem.IsWindows() ? "onnxruntime_providers_cuda.dll" : "libonnxruntime_providers_cuda.so";
+        var native = Path.Combine(AppContext.BaseDirectory, "runtimes", RuntimeInformation.RuntimeIdentifier, "native", name);
+        var path = new[] { native, Path.Combine(AppContext.BaseDirectory, name) }.FirstOrDefault(File.Exists);
+        if (path is null)
+        {
+            return $"{name} is not in the app's folder";
+        }
+
+        try
+        {
+            NativeLibrary.Free(NativeLibrary.Load(path));
+            return null;
+        }
+        catch (DllNotFoundException load)
+        {
+            var last = load.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1];
+            return last.StartsWith(path, StringComparison.Ordinal) ? last[path.Length..].TrimStart(':', ' ') : last;
+        }
+    }
+
+    // ONNX Runtime logs its own multi-line error when the CUDA provider library cannot be loaded; the caller reports
+    // one notice instead, so the environment's log level is raised for the attempt.
+    private static InferenceSession CreateCudaSession(byte[] model, string path, BackboneSpec spec, int id)
+    {
+        lock (CudaProbe)
+        {
+            var env = OrtEnv.Instance();
+            var level = env.EnvLogLevel;
+            env.EnvLogLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL;
+            try
+            {
+                return CreateSession(model, path, spec, id);
+            }
+            finally
+            {
+                env.EnvLogLevel = level;
+            }
         }
     }
 

@@ -14,15 +14,23 @@ namespace CatsDogs.Bench;
 /// library end to end (cold cache), ML.NET's DnnFeaturizeImage ResNet18 pipeline, warm single-photo Predict latency,
 /// head training from a warm cache, and peak memory. Throughputs are the median of --repeat runs.
 /// Usage: dotnet run --project bench/CatsDogs.Bench -c Release -- [--photos 300] [--repeat 3] [--data DIR] [--models DIR]
+/// [--device cuda:0] (build with -p:OnnxRuntime=gpu; the ML.NET pipeline and the memory probes stay on CPU).
 /// </summary>
 public static class Program
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
+    // Where the backbones run: cpu (default) or cuda[:N].
+    private static string Device { get; set; } = "cpu";
+
+    // Whether that device is a usable GPU (else everything runs on CPU, after one notice).
+    private static bool OnGpu { get; set; }
+
     public static int Main(string[] args)
     {
         var data = Arg(args, "--data") ?? Environment.GetEnvironmentVariable("CATSDOGS_DATA_DIR") ?? FindShared("data/dogs-vs-cats/train");
         var models = Arg(args, "--models") ?? Environment.GetEnvironmentVariable("CATSDOGS_SHARED_MODELS_DIR") ?? FindShared("models");
+        Device = Arg(args, "--device") ?? "cpu";
         if (Arg(args, "--rss-probe") is { } probe)
         {
             return RssProbe(data, int.Parse(probe, Invariant));
@@ -47,7 +55,16 @@ public static class Program
         var all = ImageDataset.FromFolder(data);
         var photos = all.Shuffle(seed: 5).Take(count);
         Console.WriteLine($"CatsDogs.ML benchmark — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
-        Console.WriteLine($"{photos.Count} photos from {data}; median of {repeat} runs; ONNX Runtime CPU provider.");
+        using (var header = Backbone.Open(KnownBackbones.ResNet18, models, device: Device))
+        {
+            OnGpu = header.ExecutionProvider != "CPU";
+            Console.WriteLine($"{photos.Count} photos from {data}; median of {repeat} runs; ONNX Runtime on {header.ExecutionProvider}.");
+            if (header.ProviderNotice is { } notice)
+            {
+                Console.WriteLine($"notice: {notice}");
+            }
+        }
+
         Console.WriteLine();
 
         Console.WriteLine("| measure | value | ratio |");
@@ -109,6 +126,10 @@ public static class Program
         foreach (var (intra, workers, name) in new[] { (cores, 1, $"1 run at a time × {cores} threads"), (1, cores, $"{cores} concurrent runs × 1 thread") })
         {
             using var options = new SessionOptions { IntraOpNumThreads = intra, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+            if (OnGpu)
+            {
+                options.AppendExecutionProvider_CUDA(Backbone.ParseDevice(Device)!.Value);
+            }
             using var session = new InferenceSession(path, options);
             var output = new float[spec.FeatureDimension];
             var outputShape = session.OutputMetadata[spec.PooledOutputName].Dimensions.Select(d => Math.Max(1L, d)).ToArray();
@@ -134,7 +155,7 @@ public static class Program
 
     private static double EndToEnd(BackboneSpec[] specs, string models, ImageDataset photos, int repeat, bool mirror)
     {
-        var backbones = Backbone.OpenAll(specs, models);
+        var backbones = Backbone.OpenAll(specs, models, device: Device);
         try
         {
             var extractor = new FeatureExtractor(backbones, cache: null, averageWithMirror: mirror);
@@ -180,7 +201,7 @@ public static class Program
     // p50/p95 of Predict(path) on a trained ResNet18 model (no cache), and one single-threaded ResNet18 inference.
     private static (double P50, double P95, double Inference) PredictLatency(ImageDataset photos, string models)
     {
-        using var classifier = new CatsDogsTrainer(new CatsDogsOptions { UseCache = false }).Train(photos.Take(60));
+        using var classifier = new CatsDogsTrainer(new CatsDogsOptions { UseCache = false, Device = Device }).Train(photos.Take(60));
         var latencies = new List<double>();
         foreach (var photo in photos.Take(150))
         {
@@ -190,7 +211,7 @@ public static class Program
         }
 
         latencies.Sort();
-        using var backbone = Backbone.Open(KnownBackbones.ResNet18, models, withFeatureMap: false);
+        using var backbone = Backbone.Open(KnownBackbones.ResNet18, models, withFeatureMap: false, device: Device);
         var tensor = Tensors(backbone, photos.Take(1).ToArray())[0];
         var features = new float[512];
         backbone.Run(tensor, features);
