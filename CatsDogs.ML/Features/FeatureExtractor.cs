@@ -79,8 +79,7 @@ internal sealed class FeatureExtractor
         var options = new ParallelOptions { MaxDegreeOfParallelism = MaxDegreeOfParallelism, CancellationToken = cancellationToken };
 
         // Parallel.For restarts its worker tasks from time to time, calling the local init each time (65 times for 2,000
-        // photos on 2 cores):
-        // pooling the scratch buffers keeps one set per concurrent worker instead of a new set per restart.
+        // photos on 2 cores): pooling the scratch buffers keeps one set per concurrent worker, not one per restart.
         var idle = new ConcurrentBag<Scratch>();
         Parallel.For(0, images.Count, options, () => idle.TryTake(out var reused) ? reused : new Scratch(_backbones, _lengths), (i, _, scratch) =>
         {

@@ -3,9 +3,9 @@ using SkiaSharp;
 namespace CatsDogs.ML.Imaging;
 
 /// <summary>
-/// A decoded photo: the one owner of its bitmap (whose pixels may live in a caller's reusable <see cref="PixelBuffer"/>). Knows its EXIF orientation and renders itself, upright,
-/// into RGBA buffers of any size with bilinear filtering from the nearest mipmap level (plain bilinear for the usual
-/// downscale under 2×, box-filtered levels for larger ones).
+/// A decoded photo: the one owner of its bitmap, whose pixels may live in a caller's reusable <see cref="PixelBuffer"/>.
+/// Knows its EXIF orientation and renders itself, upright, into RGBA buffers of any size with bilinear filtering from
+/// the nearest mipmap level (plain bilinear for the usual downscale under 2×, box-filtered levels for larger ones).
 /// </summary>
 internal sealed class DecodedImage : IDisposable
 {
