@@ -130,6 +130,7 @@ public static class Program
             {
                 options.AppendExecutionProvider_CUDA(Backbone.ParseDevice(Device)!.Value);
             }
+
             using var session = new InferenceSession(path, options);
             var output = new float[spec.FeatureDimension];
             var outputShape = session.OutputMetadata[spec.PooledOutputName].Dimensions.Select(d => Math.Max(1L, d)).ToArray();
