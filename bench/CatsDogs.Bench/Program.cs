@@ -41,6 +41,11 @@ public static class Program
             return ProfileDecode(ImageDataset.FromFolder(data).Shuffle(seed: 5).Take(300));
         }
 
+        if (args.Contains("--batching"))
+        {
+            return BatchingProbe.Run(models, ImageDataset.FromFolder(data).Shuffle(seed: 5).Take(16), int.Parse(Arg(args, "--repeat") ?? "3", Invariant));
+        }
+
         if (args.Contains("--rss-only"))
         {
             var total = ImageDataset.FromFolder(data).Count;
@@ -295,7 +300,7 @@ public static class Program
         return 0;
     }
 
-    private static float[][] Tensors(Backbone backbone, IReadOnlyList<ImageEntry> photos)
+    internal static float[][] Tensors(Backbone backbone, IReadOnlyList<ImageEntry> photos)
     {
         var spec = backbone.Spec;
         return photos.Select(p =>
@@ -322,20 +327,20 @@ public static class Program
         }
     }
 
-    private static double Time(Action action)
+    internal static double Time(Action action)
     {
         var clock = Stopwatch.StartNew();
         action();
         return clock.Elapsed.TotalSeconds;
     }
 
-    private static double Median(int repeat, Func<double> measure)
+    internal static double Median(int repeat, Func<double> measure)
     {
         var values = Enumerable.Range(0, Math.Max(1, repeat)).Select(_ => measure()).Order().ToArray();
         return values[values.Length / 2];
     }
 
-    private static string Rate(double perSecond) => string.Create(Invariant, $"{perSecond:F1} images/s");
+    internal static string Rate(double perSecond) => string.Create(Invariant, $"{perSecond:F1} images/s");
 
     private static string Ms(double seconds) => string.Create(Invariant, $"{seconds * 1000:F1} ms");
 
