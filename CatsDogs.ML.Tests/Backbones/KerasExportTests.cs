@@ -108,42 +108,6 @@ public class KerasExportTests
         Assert.Contains("tiny_torch", e.Message, StringComparison.Ordinal);
     }
 
-    [SkippableFact]
-    public void GraphThatPinsItsBatchInside_RunsOneViewAtATime_WithTheSameFeatures()
-    {
-        var dataDir = TestEnvironment.RequireData();
-        using var dir = TestEnvironment.NewTempDirectory();
-        var free = new BackboneSpec
-        {
-            Name = "tiny_free",
-            FileName = "tiny_free.onnx",
-            InputName = "pixel_values",
-            Layout = TensorLayout.Nchw,
-            InputWidth = 224,
-            InputHeight = 224,
-            Normalization = PixelNormalization.Torch,
-            PooledOutputName = "pooled",
-            FeatureDimension = 32,
-        };
-        var pinned = free with { Name = "tiny_pinned", FileName = "tiny_pinned.onnx" };
-        SyntheticBackbone.Write(dir.File(free.FileName), free, dynamicBatch: false);
-        SyntheticBackbone.Write(dir.File(pinned.FileName), pinned, dynamicBatch: false, pinBatchInside: true);
-        using var batchable = Backbone.Open(free, dir.Path);
-        using var single = Backbone.Open(pinned, dir.Path);
-        Assert.True(batchable.MaxBatch > 1);
-        Assert.Equal(1, single.MaxBatch); // its Reshape to [1, 32] fails a batch of 2: the file's own batch of 1 is kept
-
-        // Mirror-averaged features: one batch of two views for the first, two single runs for the second.
-        var photos = ImageDataset.FromFolder(dataDir).Take(6).ToArray();
-        var a = new FeatureExtractor([batchable], cache: null, averageWithMirror: true).Extract(photos, null, default);
-        var b = new FeatureExtractor([single], cache: null, averageWithMirror: true).Extract(photos, null, default);
-        Assert.Equal(6, a.Features.Count);
-        for (var i = 0; i < 6; i++)
-        {
-            Assert.Equal(a.Features[i], b.Features[i], new Tolerance(1e-5f));
-        }
-    }
-
     // Preprocessing re-derived from the Keras definitions: "caffe" = BGR minus (103.939, 116.779, 123.68); "tf" = x / 127.5 - 1.
     private static float[] IndependentTensor(BackboneSpec spec, string photo)
     {

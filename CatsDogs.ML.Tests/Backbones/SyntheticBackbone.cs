@@ -16,12 +16,8 @@ internal static class SyntheticBackbone
 
     public static float Bias(int channel) => MathF.Cos(0.11f * channel) / 512f;
 
-    /// <summary>
-    /// Writes a graph matching <paramref name="spec"/> (layout, size, names, dimension, grid) to <paramref name="path"/>.
-    /// <paramref name="pinBatchInside"/> (NCHW only) flattens with a Reshape to the constant shape [1, d], as some
-    /// exporters do, so the graph cannot run another batch size whatever its inputs say.
-    /// </summary>
-    public static void Write(string path, BackboneSpec spec, bool dynamicBatch = true, bool pinBatchInside = false)
+    /// <summary>Writes a graph matching <paramref name="spec"/> (layout, size, names, dimension, grid) to <paramref name="path"/>.</summary>
+    public static void Write(string path, BackboneSpec spec, bool dynamicBatch = true)
     {
         var grid = spec.FeatureMapHeight ?? 7;
         var kernel = spec.InputHeight / grid;
@@ -44,15 +40,7 @@ internal static class SyntheticBackbone
         if (nchw)
         {
             graph.Message(1, Node("GlobalAveragePool", [mapName], ["gap"]));
-            if (pinBatchInside)
-            {
-                graph.Message(5, new ProtoWriter().Varint(1, 2).Varint(2, 7).String(8, "flat_shape").Varint(7, 1).Varint(7, d)); // INT64 [1, d]
-                graph.Message(1, Node("Reshape", ["gap", "flat_shape"], [spec.PooledOutputName]));
-            }
-            else
-            {
-                graph.Message(1, Node("Flatten", ["gap"], [spec.PooledOutputName], Int("axis", 1)));
-            }
+            graph.Message(1, Node("Flatten", ["gap"], [spec.PooledOutputName], Int("axis", 1)));
         }
         else
         {

@@ -55,9 +55,6 @@ internal sealed class Backbone : IDisposable
     /// <summary>The spec this backbone was opened with.</summary>
     public BackboneSpec Spec { get; }
 
-    /// <summary>How many images one <see cref="RunBatch"/> may take: 1 where the graph pins the batch.</summary>
-    public int MaxBatch { get; private init; } = 1;
-
     /// <summary>The ONNX Runtime execution provider the session runs on: <c>CPU</c> or <c>CUDA:N</c>.</summary>
     public string ExecutionProvider { get; private init; } = "CPU";
 
@@ -120,31 +117,11 @@ internal sealed class Backbone : IDisposable
         CheckFeatureMap(graph, path, spec);
         var exposeMap = withFeatureMap && spec.FeatureMapName is not null;
         var cudaDevice = ParseDevice(device);
-
-        // Files that fix the batch at 1 get a symbolic batch in memory, so the two views of a photo (or more) can run
-        // as one batch; kept only if a batch gives what single runs give (a graph may still pin the batch inside).
-        var fileInput = graph.Inputs.First(i => i.Name == spec.InputName).Shape;
-        var batchable = !exposeMap && fileInput is [1, _, _, _];
-        var sessionModel = exposeMap ? OnnxGraph.WithOutputs(model, [spec.FeatureMapName!]) : batchable ? OnnxGraph.WithDynamicBatch(model) : model;
-        var (session, provider, notice) = OpenSession(sessionModel, path, spec, cudaDevice);
+        var (session, provider, notice) = OpenSession(exposeMap ? OnnxGraph.WithOutputs(model, [spec.FeatureMapName!]) : model, path, spec, cudaDevice);
         try
         {
             // The network file is checked first: a spec that disagrees with it is the likelier mistake.
-            var outputShape = Validate(session, path, spec, fileInput);
-            var maxBatch = 1;
-            if (batchable || (!exposeMap && fileInput is [<= 0, _, _, _]))
-            {
-                if (BatchesLikeSingleRuns(session, spec, outputShape))
-                {
-                    maxBatch = int.MaxValue;
-                }
-                else if (batchable)
-                {
-                    session.Dispose();
-                    (session, provider, notice) = OpenSession(model, path, spec, cudaDevice);
-                }
-            }
-
+            var outputShape = Validate(session, path, spec);
             float[]? meanImage = null;
             string? meanSha = null;
             if (spec.Normalization.Kind == NormalizationKind.CaffeMeanImage)
@@ -158,7 +135,6 @@ internal sealed class Backbone : IDisposable
             return new Backbone(spec, path, sha, meanSha, session, new TensorWriter(spec, meanImage), outputShape)
             {
                 HasFeatureMap = exposeMap,
-                MaxBatch = maxBatch,
                 ExecutionProvider = provider,
                 ProviderNotice = notice,
             };
@@ -213,27 +189,6 @@ internal sealed class Backbone : IDisposable
         var head = Spec.ImageNetHead ?? throw new InvalidOperationException($"Backbone '{Spec.Name}' has no ImageNet head.");
         using var headValue = OrtValue.CreateTensorValueFromMemory(output, [1, head.ClassCount]);
         _session.Run(null, _inputNames, [inputValue], [head.OutputName], [headValue]);
-    }
-
-    /// <summary>
-    /// Runs <paramref name="count"/> image tensors laid end to end in <paramref name="inputs"/> as one batch and writes
-    /// their outputs end to end (<see cref="OutputLength"/> floats each). At most <see cref="MaxBatch"/> images.
-    /// </summary>
-    public void RunBatch(float[] inputs, int count, float[] outputs, BackboneOutput which)
-    {
-        if (count > MaxBatch)
-        {
-            throw new ArgumentOutOfRangeException(nameof(count), $"Backbone '{Spec.Name}' runs at most {MaxBatch} images at a time.");
-        }
-
-        long[] inputShape = [count, .. _inputShape[1..]];
-        using var inputValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, inputs.AsMemory(0, count * Writer.Length), inputShape);
-        var (name, shape) = which == BackboneOutput.Pooled
-            ? (Spec.PooledOutputName, _outputShape)
-            : ((Spec.ImageNetHead ?? throw new InvalidOperationException($"Backbone '{Spec.Name}' has no ImageNet head.")).OutputName, [1, Spec.ImageNetHead.ClassCount]);
-        long[] outputShape = [count, .. shape[1..]];
-        using var outputValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, outputs.AsMemory(0, count * OutputLength(which)), outputShape);
-        _session.Run(null, _inputNames, [inputValue], [name], [outputValue]);
     }
 
     /// <summary>Values per image of an output.</summary>
@@ -429,41 +384,8 @@ internal sealed class Backbone : IDisposable
         }
     }
 
-    // Whether two different images run as one batch give the features each gives alone (a graph with a batch pinned
-    // inside, e.g. a Reshape to [1, -1], fails or mixes them up).
-    private static bool BatchesLikeSingleRuns(InferenceSession session, BackboneSpec spec, long[] outputShape)
-    {
-        var length = spec.InputWidth * spec.InputHeight * 3;
-        var inputs = new float[2 * length];
-        for (var i = 0; i < inputs.Length; i++)
-        {
-            inputs[i] = (i < length ? (i * 7919) % 255 : (i * 104729) % 251) - 120f;
-        }
-
-        float[] Run(int first, int count)
-        {
-            var features = new float[count * spec.FeatureDimension];
-            long[] inputShape = spec.Layout == TensorLayout.Nchw ? [count, 3, spec.InputHeight, spec.InputWidth] : [count, spec.InputHeight, spec.InputWidth, 3];
-            using var x = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, inputs.AsMemory(first * length, count * length), inputShape);
-            using var y = OrtValue.CreateTensorValueFromMemory(features, [count, .. outputShape[1..]]);
-            session.Run(null, [spec.InputName], [x], [spec.PooledOutputName], [y]);
-            return features;
-        }
-
-        try
-        {
-            float[] both = Run(0, 2), singles = [.. Run(0, 1), .. Run(1, 1)];
-            return both.Zip(singles).All(p => Math.Abs(p.First - p.Second) <= 1e-4f * (1 + Math.Abs(p.Second)));
-        }
-        catch (OnnxRuntimeException)
-        {
-            return false;
-        }
-    }
-
-    // Checks the spec's claims against the file and returns the pooled output's shape for a batch of one. The input's
-    // shape is the file's own (the session may have been given a symbolic batch).
-    private static long[] Validate(InferenceSession session, string path, BackboneSpec spec, IReadOnlyList<long>? fileInput)
+    // Checks the spec's claims against the file and returns the pooled output's shape for a batch of one.
+    private static long[] Validate(InferenceSession session, string path, BackboneSpec spec)
     {
         string Problem(string what) => $"'{path}' does not match backbone spec '{spec.Name}': {what}";
 
@@ -473,7 +395,7 @@ internal sealed class Backbone : IDisposable
         }
 
         int[] expected = spec.Layout == TensorLayout.Nchw ? [1, 3, spec.InputHeight, spec.InputWidth] : [1, spec.InputHeight, spec.InputWidth, 3];
-        var actual = fileInput?.Select(d => (int)d).ToArray() ?? input.Dimensions;
+        var actual = input.Dimensions;
         if (actual.Length != 4 || Enumerable.Range(0, 4).Any(i => actual[i] > 0 && actual[i] != expected[i]))
         {
             throw new BackboneMismatchException(path, Problem(

@@ -81,7 +81,7 @@ internal sealed class FeatureExtractor
         // Parallel.For restarts its worker tasks from time to time, calling the local init each time (65 times for 2,000
         // photos on 2 cores): pooling the scratch buffers keeps one set per concurrent worker, not one per restart.
         var idle = new ConcurrentBag<Scratch>();
-        Parallel.For(0, images.Count, options, () => idle.TryTake(out var reused) ? reused : new Scratch(_backbones, _lengths, AverageWithMirror ? 2 : 1), (i, _, scratch) =>
+        Parallel.For(0, images.Count, options, () => idle.TryTake(out var reused) ? reused : new Scratch(_backbones, _lengths), (i, _, scratch) =>
         {
             var output = new float[Dimension];
             reasons[i] = TryExtract(images[i], scratch, output);
@@ -119,7 +119,7 @@ internal sealed class FeatureExtractor
     public float[] ExtractOne(ReadOnlySpan<byte> bytes, string source)
     {
         var output = new float[Dimension];
-        Compute(bytes, source, new Scratch(_backbones, _lengths, AverageWithMirror ? 2 : 1), output, missing: null, parallel: true);
+        Compute(bytes, source, new Scratch(_backbones, _lengths), output, missing: null, parallel: true);
         return output;
     }
 
@@ -212,28 +212,11 @@ internal sealed class FeatureExtractor
         var weight = AverageWithMirror ? 0.5f : 1f;
         if (!parallel)
         {
-            // Each backbone's views of the photo (the photo and its mirror) are consecutive jobs: one batch where the
-            // graph allows it (measured: 4–12 % more images/s than single runs for these backbones).
-            var views = AverageWithMirror ? 2 : 1;
-            for (var k = 0; k < jobs.Count; k += views)
+            foreach (var (b, pixels) in jobs)
             {
-                var b = jobs[k].Backbone;
-                var backbone = _backbones[b];
-                var (inputs, outputs, length) = (scratch.Inputs[b], scratch.Outputs[b], _lengths[b]);
-                var batch = Math.Min(views, backbone.MaxBatch);
-                for (var first = 0; first < views; first += batch)
-                {
-                    for (var v = 0; v < batch; v++)
-                    {
-                        backbone.Writer.Write(jobs[k + first + v].Pixels, inputs.AsSpan(v * backbone.Writer.Length, backbone.Writer.Length));
-                    }
-
-                    backbone.RunBatch(inputs, batch, outputs, Output);
-                    for (var v = 0; v < batch; v++)
-                    {
-                        Accumulate(outputs.AsSpan(v * length, length), output.AsSpan(_offsets[b], length), weight);
-                    }
-                }
+                _backbones[b].Writer.Write(pixels, scratch.Inputs[b]);
+                _backbones[b].Run(scratch.Inputs[b], scratch.Outputs[b], Output);
+                Accumulate(scratch.Outputs[b], output.AsSpan(_offsets[b], _lengths[b]), weight);
             }
 
             return;
@@ -255,7 +238,7 @@ internal sealed class FeatureExtractor
     }
 
     // target += weight × values (weight 1 or ½: exact, so the order of views does not matter).
-    private static void Accumulate(ReadOnlySpan<float> values, Span<float> target, float weight)
+    private static void Accumulate(float[] values, Span<float> target, float weight)
     {
         for (var j = 0; j < target.Length; j++)
         {
@@ -264,14 +247,13 @@ internal sealed class FeatureExtractor
     }
 
     // Per-worker buffers, reused for every photo the worker handles.
-    private sealed class Scratch(IReadOnlyList<Backbone> backbones, int[] lengths, int views)
+    private sealed class Scratch(IReadOnlyList<Backbone> backbones, int[] lengths)
     {
         private readonly Dictionary<(int, int, ResizePolicy), byte[]> _pixels = new();
 
-        // Room for every view of a photo per backbone (its batch).
-        public float[][] Inputs { get; } = backbones.Select(b => new float[views * b.Writer.Length]).ToArray();
+        public float[][] Inputs { get; } = backbones.Select(b => new float[b.Writer.Length]).ToArray();
 
-        public float[][] Outputs { get; } = lengths.Select(n => new float[views * n]).ToArray();
+        public float[][] Outputs { get; } = lengths.Select(n => new float[n]).ToArray();
 
         public HashSet<(int, int, ResizePolicy)> Rendered { get; } = new();
 

@@ -22,7 +22,6 @@ internal sealed class OnnxGraph
     private const int GraphInitializer = 5;
     private const int GraphInput = 11;
     private const int GraphOutput = 12;
-    private const int GraphValueInfo = 13;
     private const int TensorName = 8;
     private const int ElemTypeFloat = 1;
 
@@ -132,44 +131,6 @@ internal sealed class OnnxGraph
         return found ? writer.ToArray() : throw new FormatException("The file has no ONNX graph (it is not an ONNX model).");
     }
 
-    /// <summary>
-    /// The model with a symbolic first (batch) dimension on every graph input and output, and without the
-    /// intermediate shape hints (value_info) that would pin the batch at its old size. Whether the nodes themselves
-    /// allow another batch (a Reshape to a constant shape would not) is for the caller to check.
-    /// </summary>
-    public static byte[] WithDynamicBatch(ReadOnlyMemory<byte> model)
-    {
-        var writer = new ProtoWriter();
-        var found = false;
-        foreach (var field in ProtoReader.Fields(model))
-        {
-            if (field.Number != ModelGraph || field.Type != WireType.LengthDelimited)
-            {
-                writer.Field(field);
-                continue;
-            }
-
-            found = true;
-            var graph = new ProtoWriter();
-            foreach (var graphField in ProtoReader.Fields(field.Payload).Where(f => f.Number != GraphValueInfo))
-            {
-                if (graphField.Number is GraphInput or GraphOutput)
-                {
-                    // ValueInfoProto.type (2) → TypeProto.tensor_type (1) → shape (2).
-                    graph.Message(graphField.Number, Rewrite(graphField.Payload, [2, 1, 2], SymbolicFirstDimension));
-                }
-                else
-                {
-                    graph.Field(graphField);
-                }
-            }
-
-            writer.Message(ModelGraph, graph);
-        }
-
-        return found ? writer.ToArray() : throw new FormatException("The file has no ONNX graph (it is not an ONNX model).");
-    }
-
     /// <summary>A ValueInfoProto for a float tensor, with a shape (-1 = dynamic "N") or none.</summary>
     public static ProtoWriter FloatValueInfo(string name, IReadOnlyList<long>? shape)
     {
@@ -186,46 +147,6 @@ internal sealed class OnnxGraph
         }
 
         return new ProtoWriter().String(1, name).Message(2, new ProtoWriter().Message(1, tensorType));
-    }
-
-    // Copies a message, replacing the submessage at a path of field numbers with what change makes of it.
-    private static ProtoWriter Rewrite(ReadOnlyMemory<byte> message, int[] path, Func<ReadOnlyMemory<byte>, ProtoWriter> change)
-    {
-        var writer = new ProtoWriter();
-        foreach (var field in ProtoReader.Fields(message))
-        {
-            if (field.Number != path[0] || field.Type != WireType.LengthDelimited)
-            {
-                writer.Field(field);
-            }
-            else
-            {
-                writer.Message(field.Number, path.Length == 1 ? change(field.Payload) : Rewrite(field.Payload, path[1..], change));
-            }
-        }
-
-        return writer;
-    }
-
-    // TensorShapeProto { dim = 1 }: the first dim becomes dim_param "N".
-    private static ProtoWriter SymbolicFirstDimension(ReadOnlyMemory<byte> shape)
-    {
-        var writer = new ProtoWriter();
-        var first = true;
-        foreach (var dim in ProtoReader.Fields(shape))
-        {
-            if (dim.Number == 1 && first)
-            {
-                writer.Message(1, new ProtoWriter().String(2, "N"));
-                first = false;
-            }
-            else
-            {
-                writer.Field(dim);
-            }
-        }
-
-        return writer;
     }
 
     private static OnnxNode ReadNode(ReadOnlyMemory<byte> payload)

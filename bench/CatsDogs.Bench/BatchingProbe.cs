@@ -6,13 +6,19 @@ namespace CatsDogs.Bench;
 
 /// <summary>
 /// Does batching pay? The shipped ONNX files fix the batch at 1; this makes each graph's batch dimension dynamic in
-/// memory (OnnxGraph.WithDynamicBatch, as Backbone.Open does), checks that a batch of 4 gives the same features as 4
-/// single runs, and measures the raw throughput on pre-decoded tensors of real photos for batch sizes 1–16, with two
-/// concurrent single-threaded runs and with one two-threaded run.
+/// memory (a symbolic first dimension on the graph's inputs and outputs), checks that a batch of 4 gives the same
+/// features as 4 single runs, and measures the raw throughput on pre-decoded tensors of real photos for batch sizes
+/// 1–16, with two concurrent single-threaded runs and with one two-threaded run. (The library does not batch: see the
+/// README's Speed section for why.)
 /// Usage: dotnet run --project bench/CatsDogs.Bench -c Release -- --batching [--repeat 3]
 /// </summary>
 internal static class BatchingProbe
 {
+    private const int ModelGraph = 7;
+    private const int GraphInput = 11;
+    private const int GraphOutput = 12;
+    private const int GraphValueInfo = 13;
+
     public static int Run(string models, IReadOnlyList<CatsDogs.ML.Data.ImageEntry> photos, int repeat)
     {
         Console.WriteLine("| backbone | batch | 2 concurrent runs × 1 thread | 1 run × 2 threads |");
@@ -22,7 +28,7 @@ internal static class BatchingProbe
             using var backbone = Backbone.Open(spec, models);
             var tensors = Program.Tensors(backbone, photos.Take(16).ToArray());
             var fixedBatch = File.ReadAllBytes(backbone.ModelPath);
-            var dynamicBatch = OnnxGraph.WithDynamicBatch(fixedBatch);
+            var dynamicBatch = WithDynamicBatch(fixedBatch);
             CheckSameFeatures(spec, fixedBatch, dynamicBatch, tensors);
             foreach (var batch in new[] { 1, 2, 4, 8, 16 })
             {
@@ -85,4 +91,82 @@ internal static class BatchingProbe
 
     private static InferenceSession Session(byte[] model, int intra) =>
         new(model, new SessionOptions { IntraOpNumThreads = intra, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL });
+
+    /// <summary>
+    /// The model with a symbolic first (batch) dimension on every graph input and output, and without the
+    /// intermediate shape hints (value_info) that would pin the batch at its old size. Whether the nodes themselves
+    /// allow another batch (a Reshape to a constant shape would not) is for the caller to check.
+    /// </summary>
+    private static byte[] WithDynamicBatch(ReadOnlyMemory<byte> model)
+    {
+        var writer = new ProtoWriter();
+        var found = false;
+        foreach (var field in ProtoReader.Fields(model))
+        {
+            if (field.Number != ModelGraph || field.Type != WireType.LengthDelimited)
+            {
+                writer.Field(field);
+                continue;
+            }
+
+            found = true;
+            var graph = new ProtoWriter();
+            foreach (var graphField in ProtoReader.Fields(field.Payload).Where(f => f.Number != GraphValueInfo))
+            {
+                if (graphField.Number is GraphInput or GraphOutput)
+                {
+                    // ValueInfoProto.type (2) → TypeProto.tensor_type (1) → shape (2).
+                    graph.Message(graphField.Number, Rewrite(graphField.Payload, [2, 1, 2], SymbolicFirstDimension));
+                }
+                else
+                {
+                    graph.Field(graphField);
+                }
+            }
+
+            writer.Message(ModelGraph, graph);
+        }
+
+        return found ? writer.ToArray() : throw new FormatException("The file has no ONNX graph (it is not an ONNX model).");
+    }
+
+    // Copies a message, replacing the submessage at a path of field numbers with what change makes of it.
+    private static ProtoWriter Rewrite(ReadOnlyMemory<byte> message, int[] path, Func<ReadOnlyMemory<byte>, ProtoWriter> change)
+    {
+        var writer = new ProtoWriter();
+        foreach (var field in ProtoReader.Fields(message))
+        {
+            if (field.Number != path[0] || field.Type != WireType.LengthDelimited)
+            {
+                writer.Field(field);
+            }
+            else
+            {
+                writer.Message(field.Number, path.Length == 1 ? change(field.Payload) : Rewrite(field.Payload, path[1..], change));
+            }
+        }
+
+        return writer;
+    }
+
+    // TensorShapeProto { dim = 1 }: the first dim becomes dim_param "N".
+    private static ProtoWriter SymbolicFirstDimension(ReadOnlyMemory<byte> shape)
+    {
+        var writer = new ProtoWriter();
+        var first = true;
+        foreach (var dim in ProtoReader.Fields(shape))
+        {
+            if (dim.Number == 1 && first)
+            {
+                writer.Message(1, new ProtoWriter().String(2, "N"));
+                first = false;
+            }
+            else
+            {
+                writer.Field(dim);
+            }
+        }
+
+        return writer;
+    }
 }
