@@ -95,9 +95,34 @@ internal sealed class OnnxGraph
     /// The model with extra graph outputs (float tensors of unknown shape) for intermediate tensors, e.g. the feature
     /// map that feeds the global pooling. Every other byte of the model is kept.
     /// </summary>
-    public static byte[] WithOutputs(ReadOnlyMemory<byte> model, IEnumerable<string> tensorNames)
+    public static byte[] WithOutputs(ReadOnlyMemory<byte> model, IEnumerable<string> tensorNames) => WithGraph(model, payload =>
     {
-        var names = tensorNames.ToArray();
+        var graph = new ProtoWriter();
+        var existing = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var graphField in ProtoReader.Fields(payload))
+        {
+            graph.Field(graphField);
+            if (graphField.Number == GraphOutput)
+            {
+                existing.Add(ReadValueInfo(graphField.Payload).Name);
+            }
+        }
+
+        foreach (var name in tensorNames.Where(existing.Add))
+        {
+            graph.Message(GraphOutput, FloatValueInfo(name, shape: null));
+        }
+
+        return graph;
+    });
+
+    /// <summary>
+    /// The model with its graph (GraphProto bytes) replaced by what <paramref name="rewrite"/> makes of it; every
+    /// other field is kept as it is.
+    /// </summary>
+    /// <exception cref="FormatException">The bytes are not an ONNX model.</exception>
+    public static byte[] WithGraph(ReadOnlyMemory<byte> model, Func<ReadOnlyMemory<byte>, ProtoWriter> rewrite)
+    {
         var writer = new ProtoWriter();
         var found = false;
         foreach (var field in ProtoReader.Fields(model))
@@ -109,23 +134,7 @@ internal sealed class OnnxGraph
             }
 
             found = true;
-            var graph = new ProtoWriter();
-            var existing = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var graphField in ProtoReader.Fields(field.Payload))
-            {
-                graph.Field(graphField);
-                if (graphField.Number == GraphOutput)
-                {
-                    existing.Add(ReadValueInfo(graphField.Payload).Name);
-                }
-            }
-
-            foreach (var name in names.Where(existing.Add))
-            {
-                graph.Message(GraphOutput, FloatValueInfo(name, shape: null));
-            }
-
-            writer.Message(ModelGraph, graph);
+            writer.Message(ModelGraph, rewrite(field.Payload));
         }
 
         return found ? writer.ToArray() : throw new FormatException("The file has no ONNX graph (it is not an ONNX model).");

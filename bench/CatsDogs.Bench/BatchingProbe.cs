@@ -14,7 +14,6 @@ namespace CatsDogs.Bench;
 /// </summary>
 internal static class BatchingProbe
 {
-    private const int ModelGraph = 7;
     private const int GraphInput = 11;
     private const int GraphOutput = 12;
     private const int GraphValueInfo = 13;
@@ -97,38 +96,24 @@ internal static class BatchingProbe
     /// intermediate shape hints (value_info) that would pin the batch at its old size. Whether the nodes themselves
     /// allow another batch (a Reshape to a constant shape would not) is for the caller to check.
     /// </summary>
-    private static byte[] WithDynamicBatch(ReadOnlyMemory<byte> model)
+    private static byte[] WithDynamicBatch(ReadOnlyMemory<byte> model) => OnnxGraph.WithGraph(model, payload =>
     {
-        var writer = new ProtoWriter();
-        var found = false;
-        foreach (var field in ProtoReader.Fields(model))
+        var graph = new ProtoWriter();
+        foreach (var graphField in ProtoReader.Fields(payload).Where(f => f.Number != GraphValueInfo))
         {
-            if (field.Number != ModelGraph || field.Type != WireType.LengthDelimited)
+            if (graphField.Number is GraphInput or GraphOutput)
             {
-                writer.Field(field);
-                continue;
+                // ValueInfoProto.type (2) → TypeProto.tensor_type (1) → shape (2).
+                graph.Message(graphField.Number, Rewrite(graphField.Payload, [2, 1, 2], SymbolicFirstDimension));
             }
-
-            found = true;
-            var graph = new ProtoWriter();
-            foreach (var graphField in ProtoReader.Fields(field.Payload).Where(f => f.Number != GraphValueInfo))
+            else
             {
-                if (graphField.Number is GraphInput or GraphOutput)
-                {
-                    // ValueInfoProto.type (2) → TypeProto.tensor_type (1) → shape (2).
-                    graph.Message(graphField.Number, Rewrite(graphField.Payload, [2, 1, 2], SymbolicFirstDimension));
-                }
-                else
-                {
-                    graph.Field(graphField);
-                }
+                graph.Field(graphField);
             }
-
-            writer.Message(ModelGraph, graph);
         }
 
-        return found ? writer.ToArray() : throw new FormatException("The file has no ONNX graph (it is not an ONNX model).");
-    }
+        return graph;
+    });
 
     // Copies a message, replacing the submessage at a path of field numbers with what change makes of it.
     private static ProtoWriter Rewrite(ReadOnlyMemory<byte> message, int[] path, Func<ReadOnlyMemory<byte>, ProtoWriter> change)
