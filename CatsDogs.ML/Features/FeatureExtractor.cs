@@ -20,6 +20,7 @@ internal sealed class FeatureExtractor
     private readonly FeatureCache? _cache;
     private readonly int[] _offsets;
     private readonly int[] _lengths;
+    private readonly ConcurrentBag<Scratch> _idle = new();
 
     public FeatureExtractor(IReadOnlyList<Backbone> backbones, FeatureCache? cache, bool averageWithMirror = false, BackboneOutput output = BackboneOutput.Pooled)
     {
@@ -78,10 +79,7 @@ internal sealed class FeatureExtractor
         progress?.Report(new CatsDogsProgress(stage, 0, images.Count));
         var options = new ParallelOptions { MaxDegreeOfParallelism = MaxDegreeOfParallelism, CancellationToken = cancellationToken };
 
-        // Parallel.For restarts its worker tasks from time to time, calling the local init each time (65 times for 2,000
-        // photos on 2 cores): pooling the scratch buffers keeps one set per concurrent worker, not one per restart.
-        var idle = new ConcurrentBag<Scratch>();
-        Parallel.For(0, images.Count, options, () => idle.TryTake(out var reused) ? reused : new Scratch(_backbones, _lengths), (i, _, scratch) =>
+        Parallel.For(0, images.Count, options, RentScratch, (i, _, scratch) =>
         {
             var output = new float[Dimension];
             reasons[i] = TryExtract(images[i], scratch, output);
@@ -93,7 +91,7 @@ internal sealed class FeatureExtractor
             }
 
             return scratch;
-        }, idle.Add);
+        }, _idle.Add);
 
         var used = new List<ImageEntry>(images.Count);
         var vectors = new List<float[]>(images.Count);
@@ -119,9 +117,23 @@ internal sealed class FeatureExtractor
     public float[] ExtractOne(ReadOnlySpan<byte> bytes, string source)
     {
         var output = new float[Dimension];
-        Compute(bytes, source, new Scratch(_backbones, _lengths), output, missing: null, parallel: true);
+        var scratch = RentScratch();
+        try
+        {
+            Compute(bytes, source, scratch, output, missing: null, parallel: true);
+        }
+        finally
+        {
+            _idle.Add(scratch);
+        }
+
         return output;
     }
+
+    // Parallel.For restarts its worker tasks from time to time, calling the local init each time (65 times for 2,000
+    // photos on 2 cores), and every Predict is a call of its own: scratch buffers (read, decode and tensor buffers)
+    // are kept between uses, one set per concurrent user, instead of one per restart or per photo.
+    private Scratch RentScratch() => _idle.TryTake(out var reused) ? reused : new Scratch(_backbones, _lengths);
 
     // Returns null on success, else the reason the photo was skipped.
     private string? TryExtract(ImageEntry image, Scratch scratch, float[] output)
