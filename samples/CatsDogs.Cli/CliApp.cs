@@ -48,6 +48,8 @@ public static class CliApp
         Description = $"Extra folder searched first for backbone ONNX files (also ${"CATSDOGS_MODELS_DIR"}).",
     };
 
+    private static Argument<string> ModelArgument() => new("model") { Description = "A model saved by 'train'." };
+
     private static Option<string?> CacheOption() => new("--cache")
     {
         Description = "Feature cache folder (default: $CATSDOGS_CACHE_DIR or ~/.cache/catsdogs/features).",
@@ -221,7 +223,7 @@ public static class CliApp
 
     private static Command ExplainCommand(TextWriter output, TextWriter error)
     {
-        var model = new Argument<string>("model") { Description = "A model saved by 'train'." };
+        var model = ModelArgument();
         var target = new Argument<string>("file-or-dir") { Description = "A photo, or a folder explained recursively." };
         var outPath = new Option<string>("--out", "-o") { Description = "Folder for the overlay PNGs and the contact sheet.", Required = true };
         var json = new Option<bool>("--json") { Description = "Print one JSON object per photo (path, dogProbability, label, peak, overlay) on stdout." };
@@ -316,7 +318,7 @@ public static class CliApp
 
     private static Command EvaluateCommand(TextWriter output, TextWriter error)
     {
-        var model = new Argument<string>("model") { Description = "A model saved by 'train'." };
+        var model = ModelArgument();
         var data = new Argument<string>("data-dir") { Description = "Labelled photos to score." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (logLoss, accuracy, auc, count, skipped, …) on stdout." };
         var modelsDir = ModelsDirOption();
@@ -370,7 +372,7 @@ public static class CliApp
 
     private static Command PredictCommand(TextWriter output, TextWriter error)
     {
-        var model = new Argument<string>("model") { Description = "A model saved by 'train'." };
+        var model = ModelArgument();
         var target = new Argument<string>("file-or-dir") { Description = "A photo, or a folder scored recursively." };
         var outPath = new Option<string?>("--out", "-o") { Description = "Write the CSV (path,dog_probability,label) here instead of stdout." };
         var modelsDir = ModelsDirOption();
@@ -408,7 +410,7 @@ public static class CliApp
 
     private static Command SubmitCommand(TextWriter output, TextWriter error)
     {
-        var model = new Argument<string>("model") { Description = "A model saved by 'train'." };
+        var model = ModelArgument();
         var testDir = new Argument<string>("test-dir") { Description = "Kaggle test photos named N.jpg." };
         var outPath = new Option<string>("--out", "-o") { Description = "The submission CSV to write (id,label).", Required = true };
         var clip = new Option<string>("--clip") { Description = "Clip P(dog) to min,max.", DefaultValueFactory = _ => "0.005,0.995" };
