@@ -22,6 +22,6 @@ public static class CatsDogsCatalog
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentException.ThrowIfNullOrEmpty(outputColumnName);
         ArgumentException.ThrowIfNullOrEmpty(imagePathColumnName);
-        return new BackboneFeaturizer(outputColumnName, imagePathColumnName, options ?? new CatsDogsOptions());
+        return new BackboneFeaturizer(outputColumnName, imagePathColumnName, (options ?? new CatsDogsOptions()).Features);
     }
 }

@@ -3,6 +3,7 @@ using CatsDogs.ML.Data;
 using CatsDogs.ML.Evaluation;
 using CatsDogs.ML.Explain;
 using CatsDogs.ML.Features;
+using CatsDogs.ML.Imaging;
 using CatsDogs.ML.Persistence;
 using CatsDogs.ML.Training;
 
@@ -10,65 +11,77 @@ namespace CatsDogs.ML;
 
 /// <summary>
 /// A trained cats-vs-dogs classifier: backbones + logistic head, returning P(dog). Get one from
-/// <see cref="CatsDogsTrainer.Train"/> or <see cref="Load"/>; dispose it to release the ONNX Runtime sessions.
+/// <see cref="CatsDogsTrainer.Train"/> or <see cref="Load(string, string?, string?, bool, string)"/>; dispose it to release the ONNX Runtime sessions.
 /// All members are safe to call from several threads at once, except <see cref="Dispose"/>.
 /// </summary>
 public sealed class CatsDogsClassifier : IDisposable
 {
-    private readonly Backbone[] _backbones;
-    private readonly LogisticHead _head;
+    private readonly BackboneSet _backbones;
     private readonly FeatureExtractor _extractor;
-    private readonly Lazy<ClassActivationMapper> _mapper;
-    private Backbone[]? _explainBackbones;
+    private readonly LogisticHead _head;
+    private readonly FeatureOptions _features;
     private bool _disposed;
 
-    internal CatsDogsClassifier(Backbone[] backbones, LogisticHead head, FeatureExtractor extractor, TrainingSummary? training, string? modelsDirectory, string device)
+    internal CatsDogsClassifier(BackboneSet backbones, FeatureExtractor extractor, LogisticHead head, TrainingSummary? training, FeatureOptions features, DateTime createdUtc)
     {
         _backbones = backbones;
-        _head = head;
         _extractor = extractor;
+        _head = head;
+        _features = features;
         Training = training;
-
-        // Explaining needs each backbone's feature map as an output, which costs memory (see Backbone.Open); the
-        // sessions that expose it are opened on the first Explain, from the very files the model was loaded with.
-        _mapper = new Lazy<ClassActivationMapper>(() =>
-        {
-            _explainBackbones = Backbone.OpenAll(backbones.Select(b => b.Spec).ToArray(), modelsDirectory, backbones.Select(b => (string?)b.ModelSha256).ToArray(), device, withFeatureMap: true);
-            return new ClassActivationMapper(_explainBackbones, _head, _extractor.AverageWithMirror);
-        });
+        CreatedUtc = createdUtc;
     }
 
     /// <summary>The backbones whose features feed the head, in concatenation order.</summary>
-    public IReadOnlyList<BackboneSpec> Backbones => _backbones.Select(b => b.Spec).ToArray();
+    public IReadOnlyList<BackboneSpec> Backbones => _backbones.Specs;
+
+    /// <summary>The views each backbone's features are averaged over.</summary>
+    public IReadOnlyList<ImageView> Views => _extractor.Views;
 
     /// <summary>
     /// The ONNX Runtime execution provider of each backbone (<c>CPU</c> or <c>CUDA:N</c>), with the reason when a
     /// requested GPU was not usable.
     /// </summary>
-    public IReadOnlyList<(string Backbone, string Provider, string? Notice)> ExecutionProviders =>
-        _backbones.Select(b => (b.Spec.Name, b.ExecutionProvider, b.ProviderNotice)).ToArray();
+    public IReadOnlyList<(string Backbone, string Provider, string? Notice)> ExecutionProviders => _backbones.Providers;
 
-    /// <summary>What training did (regularisation search, skipped photos); <c>null</c> for a model trained by an older version.</summary>
+    /// <summary>What training did (regularisation search, photos left out); <c>null</c> when not recorded.</summary>
     public TrainingSummary? Training { get; }
+
+    /// <summary>When the model was trained (UTC).</summary>
+    public DateTime CreatedUtc { get; }
 
     /// <summary>P(dog) for the photo at <paramref name="path"/>.</summary>
     /// <exception cref="ImageDecodeException">The file cannot be read or decoded; the message names it and says why.</exception>
     public DogPrediction Predict(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        return Predict(ReadPhoto(path), path);
+        var buffer = Array.Empty<byte>();
+        return Predict(PhotoFile.Read(path, _features.MaxPhotoBytes, ref buffer).Span, path);
     }
 
-    /// <summary>P(dog) for an encoded photo read from <paramref name="stream"/>.</summary>
+    /// <summary>P(dog) for an encoded photo read from <paramref name="stream"/> (at most the photo size limit).</summary>
+    /// <exception cref="ImageDecodeException">The stream holds more than the limit, or not a usable image.</exception>
     public DogPrediction Predict(Stream stream, string source = "stream")
     {
         ArgumentNullException.ThrowIfNull(stream);
         using var copy = new MemoryStream();
-        stream.CopyTo(copy);
+        var buffer = new byte[81920];
+        int read;
+        while ((read = stream.Read(buffer)) > 0)
+        {
+            if (copy.Length + read > _features.MaxPhotoBytes)
+            {
+                throw new ImageDecodeException(source, $"the stream holds more than the photo size limit of {_features.MaxPhotoBytes:N0} bytes.");
+            }
+
+            copy.Write(buffer, 0, read);
+        }
+
         return Predict(copy.GetBuffer().AsSpan(0, (int)copy.Length), source);
     }
 
     /// <summary>P(dog) for an encoded photo (JPEG, PNG, BMP, WebP, GIF) held in memory.</summary>
+    /// <exception cref="ImageDecodeException">The bytes are not a usable image.</exception>
     public DogPrediction Predict(ReadOnlySpan<byte> encodedImage, string source = "bytes")
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -89,75 +102,51 @@ public sealed class CatsDogsClassifier : IDisposable
 
     /// <summary>Scores every image under <paramref name="directory"/> (see <see cref="ImageDataset.FromFolder"/>).</summary>
     public BatchPrediction PredictFolder(string directory, IProgress<CatsDogsProgress>? progress = null, CancellationToken cancellationToken = default) =>
-        PredictMany(ImageDataset.FromFolder(directory), progress, cancellationToken);
-
-    /// <summary>
-    /// Explains the prediction for the photo at <paramref name="path"/>: P(dog), each backbone's class activation map,
-    /// the combined map in the photo's pixels and a heatmap overlay (<see cref="Explanation.SaveOverlayPng"/>).
-    /// </summary>
-    /// <exception cref="ImageDecodeException">The file cannot be read or decoded; the message names it and says why.</exception>
-    public Explanation Explain(string path)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        return Explain(ImageEntry.FromPath(path), ReadPhoto(path));
-    }
-
-    /// <summary>Explains the prediction for an encoded photo held in memory.</summary>
-    /// <exception cref="ImageDecodeException">The bytes are not a usable image.</exception>
-    public Explanation Explain(ReadOnlySpan<byte> encodedImage, string source = "bytes")
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        return _mapper.Value.Explain(encodedImage, new ImageEntry(source, null, null));
-    }
-
-    /// <summary>
-    /// Explains many photos concurrently; each is either explained or listed as skipped with its reason, in input
-    /// order. The results equal those of <see cref="Explain(string)"/> one by one.
-    /// </summary>
-    public ExplainedBatch ExplainMany(IEnumerable<ImageEntry> images, IProgress<CatsDogsProgress>? progress = null, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(images);
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        var list = images as IReadOnlyList<ImageEntry> ?? images.ToArray();
-        var results = new Explanation?[list.Count];
-        var reasons = new string?[list.Count];
-        var done = 0;
-        var options = new ParallelOptions { MaxDegreeOfParallelism = _extractor.MaxDegreeOfParallelism, CancellationToken = cancellationToken };
-        Parallel.For(0, list.Count, options, i =>
-        {
-            try
-            {
-                results[i] = Explain(list[i], ReadPhoto(list[i].Path));
-            }
-            catch (ImageDecodeException e)
-            {
-                reasons[i] = e.Reason;
-            }
-
-            progress?.Report(new CatsDogsProgress("explain", Interlocked.Increment(ref done), list.Count));
-        });
-
-        return new ExplainedBatch(
-            results.OfType<Explanation>().ToArray(),
-            Enumerable.Range(0, list.Count).Where(i => reasons[i] is not null).Select(i => new SkippedImage(list[i], reasons[i]!)).ToArray());
-    }
+        PredictMany(ImageDataset.FromFolder(directory, cancellationToken: cancellationToken), progress, cancellationToken);
 
     /// <summary>Scores labelled photos and reports log loss, accuracy, AUC, the confusion matrix and the worst photos.</summary>
     /// <exception cref="ArgumentException">A photo is unlabelled, or none could be scored.</exception>
     public EvaluationReport Evaluate(IEnumerable<ImageEntry> data, IProgress<CatsDogsProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        var prediction = PredictMany(data, progress, cancellationToken);
+        var photos = data as IReadOnlyList<ImageEntry> ?? data.ToArray();
+        LabelChecks.RequireLabels(photos, "evaluation");
+        var prediction = PredictMany(photos, progress, cancellationToken);
         return EvaluationReport.Create(prediction.Scored, prediction.Skipped);
     }
 
     /// <summary>
-    /// Saves a versioned bundle: a manifest (format version, backbones with their specs and file hashes, training
-    /// summary) around ML.NET's own model zip. The backbone files themselves are not copied.
+    /// Opens an <see cref="Explainer"/> for this model: one more session per backbone that also outputs its feature
+    /// map, from the very files the model was loaded with. Dispose it when done. Opening again after a failure
+    /// (e.g. a file that was missing) tries afresh.
     /// </summary>
-    public void Save(string path)
+    /// <exception cref="BackboneFileNotFoundException">A backbone file is missing.</exception>
+    /// <exception cref="BackboneMismatchException">A backbone file differs from the one the model was loaded with.</exception>
+    public Explainer CreateExplainer()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        ModelBundle.Save(path, _backbones, _head, _extractor.AverageWithMirror, Training);
+        var backbones = BackboneSet.Open(_backbones.Specs, _features.ModelsDirectory, _backbones.Hashes, _features.Device, withFeatureMaps: true);
+        try
+        {
+            return new Explainer(backbones, _extractor.Views, _head, _features.MaxDegreeOfParallelism, _features.MaxPhotoBytes);
+        }
+        catch
+        {
+            backbones.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Saves a versioned bundle: a manifest (format version, backbones with their specs and file hashes, views,
+    /// training summary, hashes of the other entries) and its digest around ML.NET's own model zip. The backbone files
+    /// themselves are not copied. Written through a temporary file: a failure leaves a previous file intact.
+    /// </summary>
+    /// <param name="path">The bundle to write.</param>
+    /// <param name="signingKey">Also sign the manifest (HMAC-SHA256) with this key, for deployments that load only signed models.</param>
+    public void Save(string path, byte[]? signingKey = null)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ModelBundle.Save(path, new SavedModel(_backbones.Specs, _backbones.Hashes, _extractor.Views, _head, Training, CreatedUtc), signingKey);
     }
 
     /// <summary>
@@ -168,52 +157,51 @@ public sealed class CatsDogsClassifier : IDisposable
     /// <param name="modelsDirectory">An extra folder searched first for backbone files.</param>
     /// <param name="cacheDirectory">Feature cache for batch scoring; <c>null</c> for the default folder.</param>
     /// <param name="useCache">Whether batch scoring reads and writes the feature cache.</param>
-    /// <exception cref="ModelBundleException">The bundle is unreadable, tampered with or from a newer format.</exception>
+    /// <param name="device">Where the backbones run: <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</param>
+    /// <exception cref="ModelBundleException">The bundle is unreadable, tampered with or from another format.</exception>
     /// <exception cref="BackboneFileNotFoundException">A backbone file is missing.</exception>
-    /// <param name="device">Where the backbones run: <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c> (see <see cref="CatsDogsOptions.Device"/>).</param>
     /// <exception cref="BackboneMismatchException">A backbone file differs from the one the model was trained with.</exception>
-    public static CatsDogsClassifier Load(string path, string? modelsDirectory = null, string? cacheDirectory = null, bool useCache = true, string device = "cpu")
-    {
-        var model = ModelBundle.Load(path);
-        var backbones = Backbone.OpenAll(model.Specs, modelsDirectory, model.Hashes, device);
-        var options = new CatsDogsOptions { CacheDirectory = cacheDirectory, UseCache = useCache, AverageWithMirror = model.AverageWithMirror };
-        return new CatsDogsClassifier(backbones, model.Head, FeatureExtractor.Create(backbones, options), model.Training, modelsDirectory, device);
-    }
+    public static CatsDogsClassifier Load(string path, string? modelsDirectory = null, string? cacheDirectory = null, bool useCache = true, string device = "cpu") =>
+        Load(path, new ModelLoadOptions { ModelsDirectory = modelsDirectory, CacheDirectory = cacheDirectory, UseCache = useCache, Device = device });
 
-    private Explanation Explain(ImageEntry image, byte[] bytes)
+    /// <summary>Loads a bundle written by <see cref="Save"/> with the given options (a signing key among them).</summary>
+    /// <exception cref="ModelBundleException">The bundle is unreadable, tampered with, unsigned where a key is given, or from another format.</exception>
+    /// <exception cref="BackboneFileNotFoundException">A backbone file is missing.</exception>
+    /// <exception cref="BackboneMismatchException">A backbone file differs from the one the model was trained with.</exception>
+    public static CatsDogsClassifier Load(string path, ModelLoadOptions options)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        return _mapper.Value.Explain(bytes, image);
-    }
-
-    private static byte[] ReadPhoto(string path)
-    {
+        ArgumentNullException.ThrowIfNull(options);
+        var model = ModelBundle.Load(path, options.SigningKey);
+        var features = new FeatureOptions
+        {
+            Backbones = model.Specs,
+            Views = model.Views,
+            ModelsDirectory = options.ModelsDirectory,
+            CacheDirectory = options.CacheDirectory,
+            UseCache = options.UseCache,
+            Device = options.Device,
+            MaxDegreeOfParallelism = options.MaxDegreeOfParallelism,
+            MaxPhotoBytes = options.MaxPhotoBytes,
+        }.Validate();
+        var backbones = BackboneSet.Open(model.Specs, options.ModelsDirectory, model.Hashes.Select(h => (string?)h).ToArray(), options.Device);
         try
         {
-            return File.ReadAllBytes(path);
+            return new CatsDogsClassifier(backbones, FeatureExtractor.Create(backbones, features), model.Head, model.Training, features, model.CreatedUtc);
         }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        catch
         {
-            throw new ImageDecodeException(path, "the file does not exist.", e);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ImageDecodeException(path, $"the file cannot be read: {e.Message}", e);
+            backbones.Dispose();
+            throw;
         }
     }
 
     /// <inheritdoc />
     public void Dispose()
     {
-        if (_disposed)
+        if (!_disposed)
         {
-            return;
-        }
-
-        _disposed = true;
-        foreach (var backbone in _backbones.Concat(_explainBackbones ?? []))
-        {
-            backbone.Dispose();
+            _disposed = true;
+            _backbones.Dispose();
         }
     }
 }

@@ -1,61 +1,61 @@
 using CatsDogs.ML.Backbones;
+using CatsDogs.ML.Features;
+using CatsDogs.ML.Imaging;
+using CatsDogs.ML.Training;
 
 namespace CatsDogs.ML;
 
-/// <summary>How to train: which backbones, the seed, the validation share and where features are cached.</summary>
+/// <summary>
+/// How to train: <see cref="Features"/> (backbones, views, models folder, cache, device) and <see cref="Head"/>
+/// (seed, cross-validation, L2 grid). The flat properties are shortcuts into those two records, so
+/// <c>new CatsDogsOptions { Backbones = …, ModelsDirectory = … }</c> reads as one list of settings.
+/// </summary>
 public sealed record CatsDogsOptions
 {
-    /// <summary>
-    /// Backbones whose pooled features are concatenated, in this order. Defaults to <see cref="KnownBackbones.ResNet18"/>.
-    /// Any <see cref="BackboneSpec"/> works, including your own.
-    /// </summary>
-    public IReadOnlyList<BackboneSpec> Backbones { get; init; } = [KnownBackbones.ResNet18];
+    /// <summary>How photos become features.</summary>
+    public FeatureOptions Features { get; init; } = new();
 
-    /// <summary>Seed of every random choice (cross-validation folds, fusion-report split); the same seed and data give the same model.</summary>
-    public int Seed { get; init; } = 42;
+    /// <summary>How the head is fitted.</summary>
+    public HeadOptions Head { get; init; } = new();
 
-    /// <summary>Stratified folds of the cross-validation that chooses the head's L2 weight (default 5).</summary>
-    public int Folds { get; init; } = 5;
+    /// <summary>Backbones whose pooled features are concatenated, in this order (default ResNet18); see <see cref="FeatureOptions.Backbones"/>.</summary>
+    public IReadOnlyList<BackboneSpec> Backbones { get => Features.Backbones; init => Features = Features with { Backbones = value }; }
 
-    /// <summary>
-    /// Training photos whose out-of-fold P(own label) is below this are treated as mislabelled (e.g. a "dog" photo
-    /// that is a shelter sign) and left out of the final fit, as the original work cleaned its outliers; at most 2% of
-    /// the photos. They are listed in <see cref="TrainingSummary.Excluded"/>. 0 keeps every photo. Default 0.05.
-    /// </summary>
-    public double MislabelThreshold { get; init; } = 0.05;
+    /// <summary>The views features are averaged over (default: the photo and its mirror); see <see cref="FeatureOptions.Views"/>.</summary>
+    public IReadOnlyList<ImageView> Views { get => Features.Views; init => Features = Features with { Views = value }; }
 
-    /// <summary>
-    /// Folder of the feature cache; <c>null</c> for the default (<c>$CATSDOGS_CACHE_DIR</c>, else the user's cache
-    /// folder). Set <see cref="UseCache"/> to false to disable caching.
-    /// </summary>
-    public string? CacheDirectory { get; init; }
+    /// <summary>Feature cache folder; <c>null</c> for the default. See <see cref="FeatureOptions.CacheDirectory"/>.</summary>
+    public string? CacheDirectory { get => Features.CacheDirectory; init => Features = Features with { CacheDirectory = value }; }
 
     /// <summary>Whether pooled features are cached on disk (default true).</summary>
-    public bool UseCache { get; init; } = true;
+    public bool UseCache { get => Features.UseCache; init => Features = Features with { UseCache = value }; }
 
     /// <summary>An extra folder searched first for backbone files (also <c>$CATSDOGS_MODELS_DIR</c>).</summary>
-    public string? ModelsDirectory { get; init; }
+    public string? ModelsDirectory { get => Features.ModelsDirectory; init => Features = Features with { ModelsDirectory = value }; }
 
-    /// <summary>
-    /// L2 weights tried for the logistic head; the one with the lowest cross-validated log loss wins. Strong L2 is
-    /// the measured optimum on pooled ImageNet features; weak L2 overfits.
-    /// </summary>
-    public IReadOnlyList<float> L2Grid { get; init; } = [3f, 10f, 20f, 30f, 50f, 100f, 200f, 300f, 1000f];
+    /// <summary>Where the backbones run: <c>cpu</c> (default), <c>cuda</c> or <c>cuda:N</c>; see <see cref="FeatureOptions.Device"/>.</summary>
+    public string Device { get => Features.Device; init => Features = Features with { Device = value }; }
 
-    /// <summary>
-    /// Whether each backbone's features are averaged over the photo and its left-right mirror image (test-time
-    /// augmentation, twice the backbone work). Recorded in saved models. Default true: it lowered the log loss of
-    /// every backbone measured (README, "Results").
-    /// </summary>
-    public bool AverageWithMirror { get; init; } = true;
+    /// <summary>Seed of every random choice (default 42); see <see cref="HeadOptions.Seed"/>.</summary>
+    public int Seed { get => Head.Seed; init => Head = Head with { Seed = value }; }
 
-    /// <summary>
-    /// Where the backbones run: <c>cpu</c> (default), or <c>cuda</c> / <c>cuda:N</c> with the
-    /// Microsoft.ML.OnnxRuntime.Gpu package; an unusable GPU falls back to CPU and says so in
-    /// <see cref="CatsDogsClassifier.ExecutionProviders"/>.
-    /// </summary>
-    public string Device { get; init; } = "cpu";
+    /// <summary>Cross-validation folds that choose the L2 weight (default 5); see <see cref="HeadOptions.Folds"/>.</summary>
+    public int Folds { get => Head.Folds; init => Head = Head with { Folds = value }; }
 
-    /// <summary>Worker threads for feature extraction and the regularisation search (default: all cores).</summary>
-    public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
+    /// <summary>Out-of-fold P(own label) below which a training photo is left out as mislabelled (default 0.05).</summary>
+    public double MislabelThreshold { get => Head.MislabelThreshold; init => Head = Head with { MislabelThreshold = value }; }
+
+    /// <summary>L2 weights tried by the cross-validation; see <see cref="HeadOptions.L2Grid"/>.</summary>
+    public IReadOnlyList<float> L2Grid { get => Head.L2Grid; init => Head = Head with { L2Grid = value }; }
+
+    /// <summary>Worker threads for feature extraction and the cross-validation (default: all cores).</summary>
+    public int MaxDegreeOfParallelism
+    {
+        get => Features.MaxDegreeOfParallelism;
+        init
+        {
+            Features = Features with { MaxDegreeOfParallelism = value };
+            Head = Head with { MaxDegreeOfParallelism = value };
+        }
+    }
 }

@@ -19,14 +19,13 @@ namespace CatsDogs.ML;
 /// </example>
 public sealed class CatsDogsTrainer
 {
-    /// <summary>Creates a trainer with <paramref name="options"/> (defaults: ResNet18, seed 42, 5-fold cross-validation).</summary>
+    /// <summary>Creates a trainer with <paramref name="options"/> (defaults: ResNet18, the photo and its mirror, seed 42, 5-fold cross-validation).</summary>
+    /// <exception cref="ArgumentException">An option is out of range; the message names it.</exception>
     public CatsDogsTrainer(CatsDogsOptions? options = null)
     {
         Options = options ?? new CatsDogsOptions();
-        if (Options.Backbones.Count == 0)
-        {
-            throw new ArgumentException("Choose at least one backbone.", nameof(options));
-        }
+        Options.Features.Validate();
+        Options.Head.Validate();
     }
 
     /// <summary>The options this trainer uses.</summary>
@@ -34,8 +33,8 @@ public sealed class CatsDogsTrainer
 
     /// <summary>
     /// Extracts (or reads cached) features for every photo, chooses the head's L2 weight by stratified
-    /// cross-validation, leaves out photos the out-of-fold model confidently calls mislabelled and refits. Photos that cannot be decoded are skipped and listed in
-    /// <see cref="CatsDogsClassifier.Training"/>; the run goes on.
+    /// cross-validation, leaves out photos the out-of-fold model confidently calls mislabelled and refits. Photos that
+    /// cannot be decoded are skipped and listed in <see cref="CatsDogsClassifier.Training"/>; the run goes on.
     /// </summary>
     /// <exception cref="ArgumentException">A photo is unlabelled, or a class has fewer than two usable photos.</exception>
     /// <exception cref="BackboneFileNotFoundException">A backbone file is missing.</exception>
@@ -43,21 +42,19 @@ public sealed class CatsDogsTrainer
     public CatsDogsClassifier Train(ImageDataset data, IProgress<CatsDogsProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(data);
-        LabelChecks.RequireLabels(data, "training", nameof(data));
-
-        var backbones = Backbone.OpenAll(Options.Backbones, Options.ModelsDirectory, device: Options.Device);
+        LabelChecks.RequireLabels(data, "training");
+        var features = Options.Features;
+        var backbones = BackboneSet.Open(features.Backbones, features.ModelsDirectory, device: features.Device);
         try
         {
-            var extractor = FeatureExtractor.Create(backbones, Options);
+            var extractor = FeatureExtractor.Create(backbones, features);
             var clock = Stopwatch.StartNew();
-            var extracted = extractor.Extract(data, progress, cancellationToken);
+            var (extracted, labels) = LabelledFeatures.Extract(extractor, data, "training", progress, cancellationToken);
             var featureTime = clock.Elapsed;
-
-            var labels = LabelChecks.UsableLabels(extracted, data.Count, "Training", nameof(data));
 
             progress?.Report(new CatsDogsProgress("training head", 0, 1));
             clock.Restart();
-            var (head, search) = HeadTrainer.Train(extracted.Features, labels, Options.Backbones.Select(b => b.FeatureDimension).ToArray(), Options, cancellationToken);
+            var (head, search) = HeadTrainer.Train(extracted.Features, labels, LabelledFeatures.Blocks(extractor), Options.Head, cancellationToken);
             progress?.Report(new CatsDogsProgress("training head", 1, 1));
             var summary = new TrainingSummary
             {
@@ -67,21 +64,17 @@ public sealed class CatsDogsTrainer
                 Skipped = extracted.Skipped,
                 Trials = search.Trials,
                 Best = search.Best,
-                Folds = Options.Folds,
+                Folds = search.Folds,
                 Excluded = search.Excluded.Select(i => new ExcludedImage(extracted.Images[i], labels[i] == PetLabel.Dog ? search.OutOfFold[i] : 1 - search.OutOfFold[i])).ToArray(),
                 Seed = Options.Seed,
                 FeatureTime = featureTime,
                 HeadTime = clock.Elapsed,
             };
-            return new CatsDogsClassifier(backbones, head, extractor, summary, Options.ModelsDirectory, Options.Device);
+            return new CatsDogsClassifier(backbones, extractor, head, summary, features, DateTime.UtcNow);
         }
         catch
         {
-            foreach (var backbone in backbones)
-            {
-                backbone.Dispose();
-            }
-
+            backbones.Dispose();
             throw;
         }
     }

@@ -12,6 +12,7 @@ public class CatalogTests(ITestOutputHelper output)
     public static TheoryData<string> RealBackbones => new() { "resnet18", "mobilenet_v2", "mobilenet_v2_tf2", "mobilenet_v1" };
 
     [Fact]
+    [Trait("Category", Category.Unit)]
     public void ModelsManifest_IsTheCatalogue()
     {
         var path = Path.Combine(TestEnvironment.RepositoryRoot, "models", "backbones.json");
@@ -20,6 +21,7 @@ public class CatalogTests(ITestOutputHelper output)
     }
 
     [Fact]
+    [Trait("Category", Category.Unit)]
     public void Catalogue_HasTheEightNamedBackbones_AndEveryModelsReadmeRowNamesOne()
     {
         string[] names = ["resnet18", "mobilenet_v2", "mobilenet_v2_tf2", "mobilenet_v1", "resnet50", "inception_v3", "xception", "inception_resnet_v2"];
@@ -27,23 +29,15 @@ public class CatalogTests(ITestOutputHelper output)
         var readme = File.ReadAllText(Path.Combine(TestEnvironment.RepositoryRoot, "models", "README.md"));
         Assert.All(KnownBackbones.All, b => Assert.Contains($"`{b.Name}`", readme, StringComparison.Ordinal));
         Assert.All(KnownBackbones.All, b => Assert.Contains(b.FileName, readme, StringComparison.Ordinal));
-
-        // The original work's four Keras applications: sizes, layouts, preprocessing and dimensions.
-        Assert.Equal((224, TensorLayout.Nhwc, NormalizationKind.CaffeMean, ChannelOrder.Bgr, 2048), Summary(KnownBackbones.ResNet50));
-        Assert.Equal((299, TensorLayout.Nhwc, NormalizationKind.Tf, ChannelOrder.Rgb, 2048), Summary(KnownBackbones.InceptionV3));
-        Assert.Equal((299, TensorLayout.Nhwc, NormalizationKind.Tf, ChannelOrder.Rgb, 2048), Summary(KnownBackbones.Xception));
-        Assert.Equal((299, TensorLayout.Nhwc, NormalizationKind.Tf, ChannelOrder.Rgb, 1536), Summary(KnownBackbones.InceptionResNetV2));
-
-        static (int, TensorLayout, NormalizationKind, ChannelOrder, int) Summary(BackboneSpec s) =>
-            (s.InputWidth, s.Layout, s.Normalization.Kind, s.ChannelOrder, s.FeatureDimension);
     }
 
-    [SkippableTheory]
+    [HarnessTheory]
+    [Trait("Category", Category.Harness)]
     [MemberData(nameof(RealBackbones))]
     public void RealFile_MatchesEveryClaimOfItsSpec(string name)
     {
         var spec = KnownBackbones.Get(name);
-        var modelsDir = RequireModels(spec);
+        var modelsDir = TestEnvironment.SharedModelsDirectory;
 
         // Open verifies the hash, the input's name and shape, the pooled output's name and size, the ImageNet head
         // and that the feature map is a tensor of the graph (exposed here as an extra output).
@@ -53,13 +47,9 @@ public class CatalogTests(ITestOutputHelper output)
         foreach (var photo in new[] { "cat.1.jpg", "dog.2.jpg" })
         {
             var input = InputTensor(backbone, Path.Combine(TestEnvironment.DataDirectory, photo));
-            var outputs = backbone.Run(input, [spec.PooledOutputName, spec.FeatureMapName!]);
-            var (pooled, pooledShape) = outputs[0];
-            var (map, mapShape) = outputs[1];
-
-            Assert.Equal(spec.FeatureDimension, pooled.Length);
-            Assert.Equal(1, pooledShape[0]);
-            long[] expectedMap = spec.Layout == TensorLayout.Nchw
+            var pooled = new float[spec.FeatureDimension];
+            var (map, mapShape) = backbone.RunWithMap(input, pooled);
+            long[] expectedMap = spec.Preprocessing.Layout == TensorLayout.Nchw
                 ? [1, spec.FeatureDimension, spec.FeatureMapHeight!.Value, spec.FeatureMapWidth!.Value]
                 : [1, spec.FeatureMapHeight!.Value, spec.FeatureMapWidth!.Value, spec.FeatureDimension];
             Assert.Equal(expectedMap, mapShape);
@@ -73,8 +63,8 @@ public class CatalogTests(ITestOutputHelper output)
 
             if (spec.ImageNetHead is { } head)
             {
-                var probabilities = backbone.Run(input, [head.OutputName])[0].Values;
-                Assert.Equal(head.ClassCount, probabilities.Length);
+                var probabilities = new float[head.ClassCount];
+                backbone.Run(input, probabilities, BackboneOutput.ImageNetHead);
                 Assert.InRange(probabilities.Sum(), 0.99, 1.01);
                 var top = Array.IndexOf(probabilities, probabilities.Max()) - head.FirstClassIndex;
                 output.WriteLine($"  ImageNet top-1 class {top}");
@@ -84,6 +74,7 @@ public class CatalogTests(ITestOutputHelper output)
     }
 
     [Fact]
+    [Trait("Category", Category.Unit)]
     public void UnknownBackbone_ListsKnownNames()
     {
         var e = Assert.Throws<ArgumentException>(() => KnownBackbones.Get("resnet9000"));
@@ -93,6 +84,7 @@ public class CatalogTests(ITestOutputHelper output)
     }
 
     [Fact]
+    [Trait("Category", Category.Unit)]
     public void Catalogue_ResolvesTheIssuesCommandLineList_InOrder()
     {
         var specs = BackboneCatalog.Default.Resolve("resnet18, mobilenet_v2,mobilenet_v2_tf2,mobilenet_v1");
@@ -100,14 +92,22 @@ public class CatalogTests(ITestOutputHelper output)
     }
 
     [Fact]
+    [Trait("Category", Category.Unit)]
     public void UserBackbone_IsRegisteredWithoutChangingTheLibrary_FromCodeOrJson()
     {
-        var mine = KnownBackbones.ResNet50 with { Name = "resnet50_torch", FileName = "resnet50_torch.onnx", Layout = TensorLayout.Nchw, Normalization = PixelNormalization.Torch };
+        var mine = KnownBackbones.ResNet50 with
+        {
+            Name = "resnet50_torch",
+            FileName = "resnet50_torch.onnx",
+            Preprocessing = KnownBackbones.ResNet50.Preprocessing with { Layout = TensorLayout.Nchw, Normalization = PixelNormalization.Torch },
+        };
         var catalog = BackboneCatalog.Default.With(mine);
         Assert.Same(mine, catalog.Get("RESNET50_TORCH"));
         Assert.Throws<ArgumentException>(() => BackboneCatalog.Default.Get("resnet50_torch"));
         Assert.Throws<ArgumentException>(() => catalog.With(mine));
         Assert.Throws<ArgumentException>(() => catalog.With(mine with { Name = "bad name" }));
+        Assert.Throws<ArgumentException>(() => catalog.With(mine with { Name = "other", FileName = "/etc/passwd" }));
+        Assert.Throws<ArgumentException>(() => catalog.With(mine with { Name = "other", Preprocessing = mine.Preprocessing with { Width = 30000, Height = 30000 } }));
 
         using var dir = TestEnvironment.NewTempDirectory();
         File.WriteAllText(dir.File("mine.json"), BackboneCatalogJson.Serialize([mine]));
@@ -118,6 +118,7 @@ public class CatalogTests(ITestOutputHelper output)
     }
 
     [Fact]
+    [Trait("Category", Category.Unit)]
     public void MissingBackboneFile_SaysWhichFile_WhereItLooked_AndHowToGetIt()
     {
         var e = Assert.Throws<BackboneFileNotFoundException>(() => Backbone.Open(KnownBackbones.InceptionResNetV2, "/opt/my-models"));
@@ -128,6 +129,7 @@ public class CatalogTests(ITestOutputHelper output)
     }
 
     [Fact]
+    [Trait("Category", Category.Harness)]
     public void SpecThatDisagreesWithTheFile_IsReportedInPlainWords()
     {
         var wrongOutput = KnownBackbones.ResNet18 with { PooledOutputName = "features" };
@@ -135,7 +137,7 @@ public class CatalogTests(ITestOutputHelper output)
         Assert.Contains("no output named 'features'", e.Message, StringComparison.Ordinal);
         Assert.Contains("Pooling395_Output_0", e.Message, StringComparison.Ordinal);
 
-        var wrongSize = KnownBackbones.ResNet18 with { InputWidth = 299, InputHeight = 299 };
+        var wrongSize = KnownBackbones.ResNet18 with { Preprocessing = KnownBackbones.ResNet18.Preprocessing with { Width = 299, Height = 299 } };
         e = Assert.Throws<BackboneMismatchException>(() => Backbone.Open(wrongSize, null));
         Assert.Contains("[1, 3, 224, 224] (looks like NCHW 224×224)", e.Message, StringComparison.Ordinal);
 
@@ -146,6 +148,7 @@ public class CatalogTests(ITestOutputHelper output)
     }
 
     [Fact]
+    [Trait("Category", Category.Harness)]
     public void CudaRequested_WithoutAUsableGpu_FallsBackToCpu_SaysWhy_AndGivesTheSameFeatures()
     {
         using var cpu = Backbone.Open(KnownBackbones.ResNet18, null);
@@ -162,19 +165,17 @@ public class CatalogTests(ITestOutputHelper output)
             Assert.Equal(a, b);
         }
 
-        Assert.Throws<ArgumentException>(() => Backbone.ParseDevice("tpu"));
-        Assert.Equal(3, Backbone.ParseDevice("CUDA:3"));
-        Assert.Null(Backbone.ParseDevice("cpu"));
+        Assert.Throws<ArgumentException>(() => ExecutionDevice.Parse("tpu"));
+        Assert.Equal(3, ExecutionDevice.Parse("CUDA:3"));
+        Assert.Null(ExecutionDevice.Parse("cpu"));
     }
 
     internal static float[] InputTensor(Backbone backbone, string photo)
     {
-        var spec = backbone.Spec;
-        using var image = ImageDecoder.Decode(File.ReadAllBytes(photo), photo, Math.Max(spec.InputWidth, spec.InputHeight));
-        var rgba = new byte[spec.InputWidth * spec.InputHeight * 4];
-        image.RenderTo(spec.InputWidth, spec.InputHeight, spec.Resize, rgba);
+        var input = backbone.Spec.Preprocessing;
+        using var views = PhotoViews.Decode(File.ReadAllBytes(photo), photo, Math.Max(input.Width, input.Height), new RenderScratch());
         var tensor = new float[backbone.Writer.Length];
-        backbone.Writer.Write(rgba, tensor);
+        backbone.Writer.Write(views.Render(input, ImageView.Native), tensor);
         return tensor;
     }
 
@@ -184,30 +185,10 @@ public class CatalogTests(ITestOutputHelper output)
         var sums = new double[c];
         for (var i = 0; i < map.Length; i++)
         {
-            sums[spec.Layout == TensorLayout.Nchw ? i / cells : i % c] += map[i];
+            sums[spec.Preprocessing.Layout == TensorLayout.Nchw ? i / cells : i % c] += map[i];
         }
 
         return sums.Select(s => (float)(s / cells)).ToArray();
-    }
-
-    // The shared models folder for the MobileNets (ResNet18 comes with the build); skipped or failed like the data.
-    private static string? RequireModels(BackboneSpec spec)
-    {
-        TestEnvironment.RequireData();
-        if (spec.Name == "resnet18")
-        {
-            return null;
-        }
-
-        var dir = TestEnvironment.SharedModelsDirectory;
-        if (!File.Exists(Path.Combine(dir, spec.FileName)))
-        {
-            var message = $"'{spec.FileName}' is not in '{dir}'. Set {TestEnvironment.SharedModelsVariable} to the shared models folder.";
-            Assert.False(TestEnvironment.InCi, message + " (CI=true: missing models are a failure.)");
-            Skip.If(true, message);
-        }
-
-        return dir;
     }
 
     private sealed class SpecByJson : IEqualityComparer<BackboneSpec>

@@ -1,6 +1,7 @@
 using CatsDogs.ML.Backbones;
 using CatsDogs.ML.Data;
 using CatsDogs.ML.Features;
+using CatsDogs.ML.Imaging;
 using Xunit;
 
 namespace CatsDogs.ML.Tests.Backbones;
@@ -19,11 +20,12 @@ public class KerasExportTests
         { "inception_resnet_v2", false },
     };
 
-    [SkippableTheory]
+    [HarnessTheory]
+    [Trait("Category", Category.Harness)]
     [MemberData(nameof(KerasSpecs))]
     public void KerasExport_IsValidated_ExposesItsMap_AndGetsExactlyThePreprocessingOfItsSpec(string name, bool dynamicBatch)
     {
-        var dataDir = TestEnvironment.RequireData();
+        var dataDir = TestEnvironment.DataDirectory;
         var spec = KnownBackbones.Get(name);
         using var dir = TestEnvironment.NewTempDirectory();
         SyntheticBackbone.Write(dir.File(spec.FileName), spec, dynamicBatch);
@@ -31,23 +33,26 @@ public class KerasExportTests
         using var backbone = Backbone.Open(spec, dir.Path, withFeatureMap: true);
         var photo = Path.Combine(dataDir, "dog.2.jpg");
         var input = CatalogTests.InputTensor(backbone, photo);
-        var outputs = backbone.Run(input, [spec.PooledOutputName, spec.FeatureMapName!]);
-        Assert.Equal([1, spec.FeatureMapHeight!.Value, spec.FeatureMapWidth!.Value, spec.FeatureDimension], outputs[1].Shape);
-        Assert.Equal(outputs[0].Values, CatalogTests.GlobalAverage(outputs[1].Values, spec), new Tolerance(1e-5f));
+        var pooled = new float[spec.FeatureDimension];
+        var (map, shape) = backbone.RunWithMap(input, pooled);
+        Assert.Equal([1, spec.FeatureMapHeight!.Value, spec.FeatureMapWidth!.Value, spec.FeatureDimension], shape);
+        Assert.Equal(pooled, CatalogTests.GlobalAverage(map, spec), new Tolerance(1e-5f, 1e-5f));
 
         // The features through the whole extractor equal the graph's formula applied to an independently
         // preprocessed tensor: NHWC order, channel order and "caffe"/"tf" scaling are what the spec says.
-        var features = new FeatureExtractor([backbone], cache: null).ExtractOne(File.ReadAllBytes(photo), photo);
+        using var set = BackboneSet.Open([spec], dir.Path);
+        var features = new FeatureExtractor(set, [ImageView.Native], cache: null).ExtractOne(File.ReadAllBytes(photo), photo);
         var expected = SyntheticBackbone.ExpectedFeatures(spec, IndependentTensor(spec, photo));
-        Assert.Equal(expected, features, new Tolerance(1e-4f));
+        Assert.Equal(expected, features, new Tolerance(1e-4f, 1e-4f));
     }
 
     [Fact]
+    [Trait("Category", Category.Unit)]
     public void ExportWithTheWrongLayoutOrSize_IsExplainedInPlainWords()
     {
         using var dir = TestEnvironment.NewTempDirectory();
         var spec = KnownBackbones.InceptionV3;
-        SyntheticBackbone.Write(dir.File(spec.FileName), spec with { Layout = TensorLayout.Nchw, InputWidth = 224, InputHeight = 224, FeatureMapHeight = 7, FeatureMapWidth = 7 });
+        SyntheticBackbone.Write(dir.File(spec.FileName), spec with { Preprocessing = spec.Preprocessing with { Layout = TensorLayout.Nchw, Width = 224, Height = 224 }, FeatureMapHeight = 7, FeatureMapWidth = 7 });
         var e = Assert.Throws<BackboneMismatchException>(() => Backbone.Open(spec, dir.Path));
         Assert.Contains("looks like NCHW 224×224", e.Message, StringComparison.Ordinal);
         Assert.Contains("Nhwc 299×299", e.Message, StringComparison.Ordinal);
@@ -68,21 +73,25 @@ public class KerasExportTests
         Assert.Contains("not an ONNX model", e.Message, StringComparison.Ordinal);
     }
 
-    [SkippableFact]
+    [HarnessFact]
+    [Trait("Category", Category.Harness)]
     public void TorchStyleNchwExport_RegisteredByAUser_TrainsFusedWithResNet18_AndRoundTrips()
     {
-        var dataDir = TestEnvironment.RequireData();
+        var dataDir = TestEnvironment.DataDirectory;
         using var dir = TestEnvironment.NewTempDirectory();
         var mine = new BackboneSpec
         {
             Name = "tiny_torch",
             FileName = "tiny_torch.onnx",
             InputName = "pixel_values",
-            Layout = TensorLayout.Nchw,
-            InputWidth = 192,
-            InputHeight = 192,
-            Normalization = PixelNormalization.Torch,
-            Resize = ResizePolicy.ShortSideCenterCrop,
+            Preprocessing = new ImagePreprocessing
+            {
+                Layout = TensorLayout.Nchw,
+                Width = 192,
+                Height = 192,
+                Normalization = PixelNormalization.Torch,
+                Resize = ResizePolicy.ShortSideCenterCrop,
+            },
             PooledOutputName = "pooler_output",
             FeatureDimension = 64,
             FeatureMapName = "last_hidden_state",
@@ -111,14 +120,15 @@ public class KerasExportTests
     // Preprocessing re-derived from the Keras definitions: "caffe" = BGR minus (103.939, 116.779, 123.68); "tf" = x / 127.5 - 1.
     private static float[] IndependentTensor(BackboneSpec spec, string photo)
     {
-        using var image = CatsDogs.ML.Imaging.ImageDecoder.Decode(File.ReadAllBytes(photo), photo, spec.InputWidth);
-        var rgba = new byte[spec.InputWidth * spec.InputHeight * 4];
-        image.RenderTo(spec.InputWidth, spec.InputHeight, ResizePolicy.Stretch, rgba);
+        var input = spec.Preprocessing;
+        using var image = ImageDecoder.Decode(File.ReadAllBytes(photo), photo, input.Width);
+        var rgba = new byte[input.Width * input.Height * 4];
+        image.RenderTo(input.Width, input.Height, image.Place(input.Width, input.Height, ViewFraming.Squash, 1), rgba);
         var tensor = new float[rgba.Length / 4 * 3];
         for (var p = 0; p < rgba.Length / 4; p++)
         {
             float r = rgba[p * 4], g = rgba[p * 4 + 1], b = rgba[p * 4 + 2];
-            float[] values = spec.Normalization.Kind == NormalizationKind.CaffeMean
+            float[] values = input.Normalization.Kind == NormalizationKind.CaffeMean
                 ? [b - 103.939f, g - 116.779f, r - 123.68f]
                 : [r / 127.5f - 1, g / 127.5f - 1, b / 127.5f - 1];
             values.CopyTo(tensor, p * 3);
@@ -127,10 +137,4 @@ public class KerasExportTests
         return tensor;
     }
 
-    private sealed class Tolerance(float relative) : IEqualityComparer<float>
-    {
-        public bool Equals(float x, float y) => Math.Abs(x - y) <= relative * (1 + Math.Max(Math.Abs(x), Math.Abs(y)));
-
-        public int GetHashCode(float obj) => 0;
-    }
 }

@@ -1,5 +1,8 @@
 using CatsDogs.ML.Backbones;
+using CatsDogs.ML.Imaging;
 using CatsDogs.ML.Onnx;
+using CatsDogs.ML.Onnx.Proto;
+using Google.Protobuf;
 
 namespace CatsDogs.ML.Tests.Backbones;
 
@@ -17,35 +20,39 @@ internal static class SyntheticBackbone
     public static float Bias(int channel) => MathF.Cos(0.11f * channel) / 512f;
 
     /// <summary>Writes a graph matching <paramref name="spec"/> (layout, size, names, dimension, grid) to <paramref name="path"/>.</summary>
-    public static void Write(string path, BackboneSpec spec, bool dynamicBatch = true)
+    public static void Write(string path, BackboneSpec spec, bool dynamicBatch = true) => File.WriteAllBytes(path, Build(spec, dynamicBatch).ToByteArray());
+
+    /// <summary>The graph matching <paramref name="spec"/> as a typed ONNX model.</summary>
+    public static ModelProto Build(BackboneSpec spec, bool dynamicBatch = true)
     {
+        var input = spec.Preprocessing;
         var grid = spec.FeatureMapHeight ?? 7;
-        var kernel = spec.InputHeight / grid;
+        var kernel = input.Height / grid;
         var d = spec.FeatureDimension;
         long batch = dynamicBatch ? -1 : 1;
-        var nchw = spec.Layout == TensorLayout.Nchw;
+        var nchw = input.Layout == TensorLayout.Nchw;
         var mapName = spec.FeatureMapName ?? "feature_map";
 
-        var graph = new ProtoWriter().String(2, "synthetic-" + spec.Name);
+        var graph = new GraphProto { Name = "synthetic-" + spec.Name };
         var imageNchw = spec.InputName;
         if (!nchw)
         {
             imageNchw = "image_nchw";
-            graph.Message(1, Node("Transpose", [spec.InputName], [imageNchw], Ints("perm", [0, 3, 1, 2])));
+            graph.Node.Add(OnnxBuild.Node("Transpose", [spec.InputName], [imageNchw], OnnxBuild.Ints("perm", 0, 3, 1, 2)));
         }
 
-        graph.Message(1, Node("AveragePool", [imageNchw], ["cells"], Ints("kernel_shape", [kernel, kernel]), Ints("strides", [kernel, kernel])));
-        graph.Message(1, Node("Conv", ["cells", "W", "B"], ["conv"]));
-        graph.Message(1, Node("Relu", ["conv"], [nchw ? mapName : "map_nchw"]));
+        graph.Node.Add(OnnxBuild.Node("AveragePool", [imageNchw], ["cells"], OnnxBuild.Ints("kernel_shape", kernel, kernel), OnnxBuild.Ints("strides", kernel, kernel)));
+        graph.Node.Add(OnnxBuild.Node("Conv", ["cells", "W", "B"], ["conv"]));
+        graph.Node.Add(OnnxBuild.Node("Relu", ["conv"], [nchw ? mapName : "map_nchw"]));
         if (nchw)
         {
-            graph.Message(1, Node("GlobalAveragePool", [mapName], ["gap"]));
-            graph.Message(1, Node("Flatten", ["gap"], [spec.PooledOutputName], Int("axis", 1)));
+            graph.Node.Add(OnnxBuild.Node("GlobalAveragePool", [mapName], ["gap"]));
+            graph.Node.Add(OnnxBuild.Node("Flatten", ["gap"], [spec.PooledOutputName], OnnxBuild.Int("axis", 1)));
         }
         else
         {
-            graph.Message(1, Node("Transpose", ["map_nchw"], [mapName], Ints("perm", [0, 2, 3, 1])));
-            graph.Message(1, Node("ReduceMean", [mapName], [spec.PooledOutputName], Ints("axes", [1, 2]), Int("keepdims", 0)));
+            graph.Node.Add(OnnxBuild.Node("Transpose", ["map_nchw"], [mapName], OnnxBuild.Ints("perm", 0, 2, 3, 1)));
+            graph.Node.Add(OnnxBuild.Node("ReduceMean", [mapName], [spec.PooledOutputName], OnnxBuild.Ints("axes", 1, 2), OnnxBuild.Int("keepdims", 0)));
         }
 
         var weights = new float[d * 3];
@@ -59,18 +66,11 @@ internal static class SyntheticBackbone
             }
         }
 
-        graph.Message(5, Tensor("W", [d, 3, 1, 1], weights));
-        graph.Message(5, Tensor("B", [d], bias));
-        long[] input = nchw ? [batch, 3, spec.InputHeight, spec.InputWidth] : [batch, spec.InputHeight, spec.InputWidth, 3];
-        graph.Message(11, OnnxGraph.FloatValueInfo(spec.InputName, input));
-        graph.Message(12, OnnxGraph.FloatValueInfo(spec.PooledOutputName, [batch, d]));
-
-        var model = new ProtoWriter()
-            .Varint(1, 7) // ir_version
-            .String(2, "catsdogs-tests")
-            .Message(7, graph)
-            .Message(8, new ProtoWriter().String(1, "").Varint(2, 13)); // opset 13
-        File.WriteAllBytes(path, model.ToArray());
+        graph.Initializer.Add(OnnxBuild.FloatTensor("W", [d, 3, 1, 1], weights));
+        graph.Initializer.Add(OnnxBuild.FloatTensor("B", [d], bias));
+        graph.Input.Add(OnnxBuild.FloatValue(spec.InputName, input.TensorShape(batch)));
+        graph.Output.Add(OnnxBuild.FloatValue(spec.PooledOutputName, [batch, d]));
+        return OnnxBuild.Model(graph, opset: 13, irVersion: 7, producer: "catsdogs-tests");
     }
 
     /// <summary>
@@ -79,7 +79,7 @@ internal static class SyntheticBackbone
     /// </summary>
     public static float[] ExpectedFeatures(BackboneSpec spec, ReadOnlySpan<float> tensor)
     {
-        int h = spec.InputHeight, w = spec.InputWidth, grid = spec.FeatureMapHeight ?? 7, kernel = h / grid;
+        int h = spec.Preprocessing.Height, w = spec.Preprocessing.Width, grid = spec.FeatureMapHeight ?? 7, kernel = h / grid;
         var features = new double[spec.FeatureDimension];
         for (var gy = 0; gy < grid; gy++)
         {
@@ -92,7 +92,7 @@ internal static class SyntheticBackbone
                     {
                         for (var k = 0; k < 3; k++)
                         {
-                            cell[k] += spec.Layout == TensorLayout.Nchw ? tensor[(k * h + y) * w + x] : tensor[(y * w + x) * 3 + k];
+                            cell[k] += spec.Preprocessing.Layout == TensorLayout.Nchw ? tensor[(k * h + y) * w + x] : tensor[(y * w + x) * 3 + k];
                         }
                     }
                 }
@@ -106,55 +106,5 @@ internal static class SyntheticBackbone
         }
 
         return features.Select(f => (float)f).ToArray();
-    }
-
-    private static ProtoWriter Node(string op, string[] inputs, string[] outputs, params ProtoWriter[] attributes)
-    {
-        var node = new ProtoWriter();
-        foreach (var i in inputs)
-        {
-            node.String(1, i);
-        }
-
-        foreach (var o in outputs)
-        {
-            node.String(2, o);
-        }
-
-        node.String(3, op + "_" + outputs[0]).String(4, op);
-        foreach (var a in attributes)
-        {
-            node.Message(5, a);
-        }
-
-        return node;
-    }
-
-    // AttributeProto: name = 1, i = 3, ints = 8, type = 20 (INT = 2, INTS = 7).
-    private static ProtoWriter Int(string name, long value) => new ProtoWriter().String(1, name).Varint(3, value).Varint(20, 2);
-
-    private static ProtoWriter Ints(string name, long[] values)
-    {
-        var attribute = new ProtoWriter().String(1, name);
-        foreach (var v in values)
-        {
-            attribute.Varint(8, v);
-        }
-
-        return attribute.Varint(20, 7);
-    }
-
-    // TensorProto: dims = 1, data_type = 2 (FLOAT = 1), name = 8, raw_data = 9.
-    private static ProtoWriter Tensor(string name, long[] dims, float[] values)
-    {
-        var tensor = new ProtoWriter();
-        foreach (var d in dims)
-        {
-            tensor.Varint(1, d);
-        }
-
-        var raw = new byte[values.Length * 4];
-        Buffer.BlockCopy(values, 0, raw, 0, raw.Length);
-        return tensor.Varint(2, 1).String(8, name).Bytes(9, raw);
     }
 }

@@ -10,29 +10,11 @@ namespace CatsDogs.ML.Tests.Cli;
 [Collection("trained resnet18")]
 public class CliTests(HelloWorldFixture trained)
 {
-    [Fact]
-    public void Help_ListsTheCommands()
-    {
-        var (code, stdout, _) = Run("--help");
-        Assert.Equal(0, code);
-        foreach (var command in new[] { "train", "evaluate", "predict", "submit", "fusion-report", "audit", "explain", "backbones" })
-        {
-            Assert.Contains(command, stdout, StringComparison.Ordinal);
-        }
-    }
-
-    [Fact]
-    public void Predict_MissingModel_FailsWithFileName()
-    {
-        var (code, _, stderr) = Run("predict", "/no/such/model.zip", ".");
-        Assert.Equal(CliApp.Failure, code);
-        Assert.Contains("/no/such/model.zip", stderr, StringComparison.Ordinal);
-    }
-
-    [SkippableFact]
+    [HarnessFact]
+    [Trait("Category", Category.Harness)]
     public void TrainThenEvaluateJson_AccountsForEveryPhoto()
     {
-        var dataDir = TestEnvironment.RequireData();
+        var dataDir = TestEnvironment.DataDirectory;
         using var dir = TestEnvironment.NewTempDirectory();
         var photos = trained.Train!.Shuffle(1).Take(80).ToArray();
         Directory.CreateDirectory(dir.File("train"));
@@ -67,10 +49,10 @@ public class CliTests(HelloWorldFixture trained)
         Assert.Contains("cat.999999.jpg", stderr, StringComparison.Ordinal);
     }
 
-    [SkippableFact]
+    [HarnessFact]
+    [Trait("Category", Category.Harness)]
     public void PredictAndSubmit_OnKaggleTestNames()
     {
-        TestEnvironment.RequireData();
         using var dir = TestEnvironment.NewTempDirectory();
         var model = dir.File("model.zip");
         trained.Classifier!.Save(model);
@@ -108,33 +90,11 @@ public class CliTests(HelloWorldFixture trained)
         Assert.Equal(13, File.ReadAllLines(submission).Length);
     }
 
-    [Fact]
-    public void Backbones_ListsTheCatalogue_AndWhichFilesAreMissing()
-    {
-        var (code, stdout, stderr) = Run("backbones", "--models-dir", TestEnvironment.SharedModelsDirectory);
-        Assert.True(code == 0, stderr);
-        foreach (var spec in KnownBackbones.All)
-        {
-            Assert.Contains(spec.Name, stdout, StringComparison.Ordinal);
-        }
-
-        Assert.Contains("missing: resnet50_keras.onnx", stdout, StringComparison.Ordinal);
-        Assert.DoesNotContain("missing: ResNet18.onnx", stdout, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void Train_UnknownBackbone_ListsTheKnownOnes()
-    {
-        var (code, _, stderr) = Run("train", ".", "--out", "m.zip", "--backbones", "resnet18,vgg16");
-        Assert.Equal(CliApp.Failure, code);
-        Assert.Contains("Unknown backbone 'vgg16'", stderr, StringComparison.Ordinal);
-        Assert.Contains("mobilenet_v2_tf2", stderr, StringComparison.Ordinal);
-    }
-
-    [SkippableFact]
+    [HarnessFact]
+    [Trait("Category", Category.Harness)]
     public void FusedTrain_FusionReport_AndAudit_OnASmallFolder()
     {
-        var dataDir = TestEnvironment.RequireData();
+        var dataDir = TestEnvironment.DataDirectory;
         using var dir = TestEnvironment.NewTempDirectory();
         Directory.CreateDirectory(dir.File("photos"));
         var photos = trained.Train!.Shuffle(7).Take(60).Select(p => p.Path).Concat([Path.Combine(dataDir, "dog.1043.jpg"), Path.Combine(dataDir, "dog.10237.jpg")]).Distinct();
@@ -168,10 +128,10 @@ public class CliTests(HelloWorldFixture trained)
         Assert.Contains("<img src=\"thumbs/", File.ReadAllText(dir.File("audit/report.html")), StringComparison.Ordinal);
     }
 
-    [SkippableFact]
+    [HarnessFact]
+    [Trait("Category", Category.Harness)]
     public void Explain_WritesAnOverlayPerPhoto_JsonLines_AndAContactSheet()
     {
-        TestEnvironment.RequireData();
         using var dir = TestEnvironment.NewTempDirectory();
         var model = dir.File("model.zip");
         trained.Classifier!.Save(model);
@@ -202,11 +162,84 @@ public class CliTests(HelloWorldFixture trained)
         Assert.Contains("Explained 5, skipped 1, listed 6", stderr, StringComparison.Ordinal);
     }
 
-    private static (int Code, string Stdout, string Stderr) Run(params string[] args)
+    [HarnessFact]
+    [Trait("Category", Category.Harness)]
+    public void CtrlC_StopsTheWork_WithCode130_AndASecondOneExitsAtOnce()
+    {
+        using var dir = TestEnvironment.NewTempDirectory();
+        var model = dir.File("model.zip");
+        trained.Classifier!.Save(model);
+        foreach (var times in new[] { 1, 2 })
+        {
+            var result = CliProcess.Run(TimeSpan.FromSeconds(120), (process, stderr) =>
+            {
+                // Cold cache, 5,285 photos: scoring takes minutes; interrupt it once it has started.
+                CliProcess.WaitFor(stderr, "features: ", process);
+                for (var i = 0; i < times; i++)
+                {
+                    CliProcess.Signal(process, "INT");
+                    Thread.Sleep(100);
+                }
+            }, "predict", model, TestEnvironment.DataDirectory, "--no-cache");
+            Assert.Equal(130, result.ExitCode);
+            Assert.DoesNotContain("   at ", result.Stderr, StringComparison.Ordinal);
+            Assert.Contains(times == 1 ? "Cancelled." : "Stopped.", result.Stderr, StringComparison.Ordinal);
+            Assert.True(result.Elapsed < TimeSpan.FromSeconds(60), $"took {result.Elapsed.TotalSeconds:F0} s to stop");
+        }
+    }
+
+    internal static (int Code, string Stdout, string Stderr) Run(params string[] args)
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
         var code = CliApp.Run(args, stdout, stderr);
         return (code, stdout.ToString(), stderr.ToString());
+    }
+}
+
+/// <summary>The command line's parsing and messages, in process, without real photos.</summary>
+[Trait("Category", Category.Unit)]
+public class CliUnitTests
+{
+    [Fact]
+    public void Help_ListsTheCommands()
+    {
+        var (code, stdout, _) = CliTests.Run("--help");
+        Assert.Equal(0, code);
+        foreach (var command in new[] { "train", "evaluate", "predict", "submit", "fusion-report", "audit", "explain", "backbones" })
+        {
+            Assert.Contains(command, stdout, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Predict_MissingModel_FailsWithFileName()
+    {
+        var (code, _, stderr) = CliTests.Run("predict", "/no/such/model.zip", ".");
+        Assert.Equal(CliApp.Failure, code);
+        Assert.Contains("/no/such/model.zip", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Backbones_ListsTheCatalogue_AndWhichFilesAreMissing()
+    {
+        var (code, stdout, stderr) = CliTests.Run("backbones", "--models-dir", TestEnvironment.SharedModelsDirectory);
+        Assert.True(code == 0, stderr);
+        foreach (var spec in KnownBackbones.All)
+        {
+            Assert.Contains(spec.Name, stdout, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("missing: resnet50_keras.onnx", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("missing: ResNet18.onnx", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Train_UnknownBackbone_ListsTheKnownOnes()
+    {
+        var (code, _, stderr) = CliTests.Run("train", ".", "--out", "m.zip", "--backbones", "resnet18,vgg16");
+        Assert.Equal(CliApp.Failure, code);
+        Assert.Contains("Unknown backbone 'vgg16'", stderr, StringComparison.Ordinal);
+        Assert.Contains("mobilenet_v2_tf2", stderr, StringComparison.Ordinal);
     }
 }

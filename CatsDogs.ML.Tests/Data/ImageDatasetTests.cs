@@ -3,6 +3,7 @@ using Xunit;
 
 namespace CatsDogs.ML.Tests.Data;
 
+[Trait("Category", Category.Unit)]
 public class ImageDatasetTests
 {
     [Theory]

@@ -4,6 +4,7 @@ using Xunit;
 
 namespace CatsDogs.ML.Tests.Evaluation;
 
+[Trait("Category", Category.Unit)]
 public class KaggleSubmissionTests
 {
     private static ImagePrediction P(long id, float p) => new(new ImageEntry($"/test/{id}.jpg", null, id), p);

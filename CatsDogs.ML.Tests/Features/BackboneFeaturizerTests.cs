@@ -9,10 +9,10 @@ namespace CatsDogs.ML.Tests.Features;
 [Collection("trained resnet18")]
 public class BackboneFeaturizerTests(HelloWorldFixture trained)
 {
-    [SkippableFact]
+    [HarnessFact]
+    [Trait("Category", Category.Harness)]
     public void ExtractBackboneFeatures_ComposesWithAnMLNetTrainer()
     {
-        TestEnvironment.RequireData();
         var ml = new MLContext(seed: 1);
         Row ToRow(ImageEntry e) => new() { ImagePath = e.Path, Label = e.Label == PetLabel.Dog };
         var train = ml.Data.LoadFromEnumerable(trained.Train!.Shuffle(4).Take(300).Select(ToRow));
@@ -33,29 +33,34 @@ public class BackboneFeaturizerTests(HelloWorldFixture trained)
         Assert.InRange(metrics.Accuracy, 0.9, 1);
     }
 
+    internal sealed class Row
+    {
+        public string ImagePath { get; set; } = "";
+
+        public bool Label { get; set; }
+    }
+}
+
+/// <summary>The estimator's schema, without opening any model.</summary>
+[Trait("Category", Category.Unit)]
+public class BackboneFeaturizerSchemaTests
+{
     [Fact]
     public void GetOutputSchema_FeedsAnMLNetTrainer()
     {
         var ml = new MLContext(seed: 1);
-        var input = ml.Data.LoadFromEnumerable(Array.Empty<Row>());
+        var input = ml.Data.LoadFromEnumerable(Array.Empty<BackboneFeaturizerTests.Row>());
         // ML.NET hides SchemaShape.Create from callers; estimator chains reach it the same way.
         var shape = (SchemaShape)typeof(SchemaShape).GetMethod("Create", System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic, [typeof(DataViewSchema)])!
             .Invoke(null, [input.Schema])!;
 
-        var pipeline = ml.Transforms.ExtractBackboneFeatures("Features", nameof(Row.ImagePath))
-            .Append(ml.BinaryClassification.Trainers.LbfgsLogisticRegression(nameof(Row.Label), "Features"));
+        var pipeline = ml.Transforms.ExtractBackboneFeatures("Features", nameof(BackboneFeaturizerTests.Row.ImagePath))
+            .Append(ml.BinaryClassification.Trainers.LbfgsLogisticRegression(nameof(BackboneFeaturizerTests.Row.Label), "Features"));
         var output = pipeline.GetOutputSchema(shape);
 
         var features = Assert.Single(output, c => c.Name == "Features");
         Assert.Equal(SchemaShape.Column.VectorKind.Vector, features.Kind);
         Assert.Contains(output, c => c.Name == "Probability");
         Assert.Throws<ArgumentException>(() => ml.Transforms.ExtractBackboneFeatures("Features", "NoSuchColumn").GetOutputSchema(shape));
-    }
-
-    private sealed class Row
-    {
-        public string ImagePath { get; set; } = "";
-
-        public bool Label { get; set; }
     }
 }

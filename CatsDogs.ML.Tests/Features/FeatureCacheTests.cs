@@ -3,6 +3,7 @@ using Xunit;
 
 namespace CatsDogs.ML.Tests.Features;
 
+[Trait("Category", Category.Unit)]
 public class FeatureCacheTests
 {
     private static readonly float[] Features = Enumerable.Range(0, 512).Select(i => i * 0.25f).ToArray();
@@ -12,7 +13,7 @@ public class FeatureCacheTests
     {
         using var dir = TestEnvironment.NewTempDirectory();
         var cache = new FeatureCache(dir.Path);
-        var key = FeatureCache.Key("backbone-fp", "image-sha");
+        var key = FeatureCacheKey.Of("backbone-fp", "image-sha");
 
         cache.Write(key, Features);
         var read = new float[512];
@@ -24,10 +25,10 @@ public class FeatureCacheTests
     [Fact]
     public void Key_DependsOnBackboneAndImage()
     {
-        var key = FeatureCache.Key("fp", "img");
-        Assert.Equal(key, FeatureCache.Key("fp", "img"));
-        Assert.NotEqual(key, FeatureCache.Key("fp2", "img"));
-        Assert.NotEqual(key, FeatureCache.Key("fp", "img2"));
+        var key = FeatureCacheKey.Of("fp", "img");
+        Assert.Equal(key, FeatureCacheKey.Of("fp", "img"));
+        Assert.NotEqual(key, FeatureCacheKey.Of("fp2", "img"));
+        Assert.NotEqual(key, FeatureCacheKey.Of("fp", "img2"));
     }
 
     [Fact]
@@ -35,10 +36,10 @@ public class FeatureCacheTests
     {
         using var dir = TestEnvironment.NewTempDirectory();
         var cache = new FeatureCache(dir.Path);
-        cache.Write(FeatureCache.Key("fp", "img"), Features);
+        cache.Write(FeatureCacheKey.Of("fp", "img"), Features);
 
-        Assert.False(cache.TryRead(FeatureCache.Key("other-model", "img"), new float[512]));
-        Assert.False(cache.TryRead(FeatureCache.Key("fp", "img"), new float[256])); // other dimension
+        Assert.False(cache.TryRead(FeatureCacheKey.Of("other-model", "img"), new float[512]));
+        Assert.False(cache.TryRead(FeatureCacheKey.Of("fp", "img"), new float[256])); // other dimension
     }
 
     [Theory]
@@ -52,7 +53,7 @@ public class FeatureCacheTests
     {
         using var dir = TestEnvironment.NewTempDirectory();
         var cache = new FeatureCache(dir.Path);
-        var key = FeatureCache.Key("fp", "img");
+        var key = FeatureCacheKey.Of("fp", "img");
         cache.Write(key, Features);
         var path = cache.PathOf(key);
         var bytes = File.ReadAllBytes(path);
@@ -72,13 +73,23 @@ public class FeatureCacheTests
                 File.WriteAllBytes(path, []);
                 break;
             case "interrupted-write":
-                // The process died while writing: a partial temporary file, and no entry (writes go to a .tmp first).
-                File.WriteAllBytes(path + ".4242.7.tmp", bytes[..(bytes.Length / 3)]);
-                File.Delete(path);
+                // The process dies between writing the temporary file and moving it into place: the new values never
+                // become the entry, and the previous (damaged) entry is left as it was, still refused.
+                File.WriteAllBytes(path, bytes[..(bytes.Length / 3)]);
+                cache.BeforeMove = temp =>
+                {
+                    Assert.True(File.Exists(temp), "the entry is written to a temporary file first");
+                    throw new IOException("simulated crash before the move");
+                };
+                cache.Write(key, Features.Select(f => f + 1).ToArray());
+                cache.BeforeMove = null;
+                Assert.Equal(1, cache.WriteFailures);
+                Assert.Equal(bytes[..(bytes.Length / 3)], File.ReadAllBytes(path));
+                Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(path)!, "*.tmp"));
                 break;
             case "foreign-entry":
                 // A valid entry of another key copied over this one (e.g. a stale file after a model change).
-                var other = FeatureCache.Key("fp", "other-img");
+                var other = FeatureCacheKey.Of("fp", "other-img");
                 cache.Write(other, Features);
                 File.Copy(cache.PathOf(other), path, overwrite: true);
                 break;

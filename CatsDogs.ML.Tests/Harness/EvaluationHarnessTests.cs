@@ -10,10 +10,10 @@ namespace CatsDogs.ML.Tests.Harness;
 [Collection("trained resnet18")]
 public class EvaluationHarnessTests(HelloWorldFixture trained, ITestOutputHelper output)
 {
-    [SkippableFact]
+    [HarnessFact]
+    [Trait("Category", Category.Harness)]
     public void ResNet18_On8020Split_MeetsLogLossAndAccuracyTargets()
     {
-        TestEnvironment.RequireData();
         var report = trained.Report!;
         var training = trained.Classifier!.Training!;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -32,10 +32,10 @@ public class EvaluationHarnessTests(HelloWorldFixture trained, ITestOutputHelper
         Assert.StartsWith("log loss 0.0", trained.Output, StringComparison.Ordinal);
     }
 
-    [SkippableFact]
-    public void Retrain_FromWarmCache_IsFastAndDeterministic()
+    [HarnessFact]
+    [Trait("Category", Category.Harness)]
+    public void Retrain_FromWarmCache_GivesTheSameModel()
     {
-        TestEnvironment.RequireData();
         var clock = Stopwatch.StartNew();
         using var again = new CatsDogsTrainer().Train(trained.Train!);
         var warm = clock.Elapsed;
@@ -52,10 +52,11 @@ public class EvaluationHarnessTests(HelloWorldFixture trained, ITestOutputHelper
         }
     }
 
-    [SkippableFact]
+    [HarnessFact]
+    [Trait("Category", Category.Harness)]
     public void OneCorruptFile_InAThousand_CostsOneSkippedEntry()
     {
-        var dataDir = TestEnvironment.RequireData();
+        var dataDir = TestEnvironment.DataDirectory;
         using var dir = TestEnvironment.NewTempDirectory();
         var photos = ImageDataset.FromFolder(dataDir).Shuffle(seed: 3).Take(1000).ToArray();
         foreach (var photo in photos.Skip(1))
@@ -84,10 +85,10 @@ public class EvaluationHarnessTests(HelloWorldFixture trained, ITestOutputHelper
         }
     }
 
-    [SkippableFact]
+    [HarnessFact]
+    [Trait("Category", Category.Harness)]
     public void Predict_PathStreamAndBytes_Agree_WithBatch()
     {
-        TestEnvironment.RequireData();
         var classifier = trained.Classifier!;
         var photo = trained.Test![0];
         var batch = classifier.PredictMany([photo]).Scored.Single().DogProbability;
@@ -101,10 +102,10 @@ public class EvaluationHarnessTests(HelloWorldFixture trained, ITestOutputHelper
         Assert.Equal(batch, classifier.Predict(File.ReadAllBytes(photo.Path)).DogProbability);
     }
 
-    [SkippableFact]
+    [HarnessFact]
+    [Trait("Category", Category.Harness)]
     public void Predict_NotAnImage_ThrowsWithPathAndReason()
     {
-        TestEnvironment.RequireData();
         using var dir = TestEnvironment.NewTempDirectory();
         var path = dir.File("notes.jpg");
         File.WriteAllText(path, "shopping list: cat food");

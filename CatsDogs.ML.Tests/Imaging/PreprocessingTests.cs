@@ -10,10 +10,11 @@ public class PreprocessingTests
 {
     private static readonly BackboneSpec ResNet18 = KnownBackbones.ResNet18;
 
-    [SkippableFact]
+    [HarnessFact]
+    [Trait("Category", Category.Harness)]
     public void ResNet18Preprocessing_EqualsResNetPreprocessOnnx_OnRealPhotos()
     {
-        var dataDir = TestEnvironment.RequireData();
+        var dataDir = TestEnvironment.DataDirectory;
         var graphPath = ModelFiles.Locate(ResNet18, "ResNetPreprocess.onnx", null);
         using var backbone = Backbone.Open(ResNet18, null);
         using var graph = new InferenceSession(graphPath);
@@ -21,7 +22,7 @@ public class PreprocessingTests
         {
             using var image = ImageDecoder.Decode(File.ReadAllBytes(Path.Combine(dataDir, name)), name, 224);
             var rgba = new byte[224 * 224 * 4];
-            image.RenderTo(224, 224, ResNet18.Resize, rgba);
+            image.RenderTo(224, 224, image.Place(224, 224, ViewFraming.CenterCrop, 1), rgba);
 
             // What ML.NET's ExtractPixels hands the graph: R, G, B planes of 0..255 values.
             var planes = new float[3 * 224 * 224];
@@ -46,10 +47,11 @@ public class PreprocessingTests
         }
     }
 
-    [SkippableFact]
+    [HarnessFact]
+    [Trait("Category", Category.Harness)]
     public void Decode_IntoOneReusedBuffer_RendersEveryPhotoAsItsOwnBitmapDoes()
     {
-        var dataDir = TestEnvironment.RequireData();
+        var dataDir = TestEnvironment.DataDirectory;
 
         // Real photos of many sizes, then a rotated one and one too big for the buffer to keep (its own bitmap).
         var inputs = Directory.EnumerateFiles(dataDir, "*.jpg").Order(StringComparer.Ordinal).Take(200)
@@ -66,7 +68,7 @@ public class PreprocessingTests
             {
                 using var image = ImageDecoder.Decode(bytes, name, 224, into);
                 var rgba = new byte[224 * 224 * 4];
-                image.RenderTo(224, 224, ResizePolicy.ShortSideCenterCrop, rgba);
+                image.RenderTo(224, 224, image.Place(224, 224, ViewFraming.CenterCrop, 1), rgba);
                 return rgba;
             }
 
@@ -75,16 +77,13 @@ public class PreprocessingTests
     }
 
     [Fact]
+    [Trait("Category", Category.Unit)]
     public void TensorWriter_GoldenValues_ForEachNormalization()
     {
         // A 2×1 image: pixel 0 = (255, 0, 51), pixel 1 = (0, 128, 255).
         byte[] rgba = [255, 0, 51, 255, 0, 128, 255, 255];
-        var spec = new BackboneSpec
-        {
-            Name = "t", FileName = "t.onnx", InputName = "x", InputWidth = 2, InputHeight = 1,
-            Normalization = PixelNormalization.Raw, PooledOutputName = "y", FeatureDimension = 1,
-        };
-        float[] Write(BackboneSpec s)
+        var spec = new ImagePreprocessing { Width = 2, Height = 1, Normalization = PixelNormalization.Raw };
+        float[] Write(ImagePreprocessing s)
         {
             var tensor = new float[6];
             new TensorWriter(s, null).Write(rgba, tensor);
@@ -94,7 +93,7 @@ public class PreprocessingTests
         Assert.Equal([255f, 0, 0, 128, 51, 255], Write(spec));
         Assert.Equal([51f, 255, 0, 128, 255, 0], Write(spec with { ChannelOrder = ChannelOrder.Bgr }));
         Assert.Equal([255f, 0, 51, 0, 128, 255], Write(spec with { Layout = TensorLayout.Nhwc }));
-        Assert.Equal([1f, -1, -1, 128 / 127.5f - 1, 51 / 127.5f - 1, 1], Write(spec with { Normalization = PixelNormalization.Tf }), new FloatTolerance(1e-6f));
+        Assert.Equal([1f, -1, -1, 128 / 127.5f - 1, 51 / 127.5f - 1, 1], Write(spec with { Normalization = PixelNormalization.Tf }), new Tolerance(1e-6f));
         Assert.Equal([51 - 103.939f, 255 - 103.939f, 0 - 116.779f, 128 - 116.779f, 255 - 123.68f, 0 - 123.68f],
             Write(spec with { ChannelOrder = ChannelOrder.Bgr, Normalization = PixelNormalization.Caffe }));
         var torch = Write(spec with { Normalization = PixelNormalization.Torch });
@@ -104,6 +103,7 @@ public class PreprocessingTests
     }
 
     [Theory]
+    [Trait("Category", Category.Unit)]
     [InlineData(1)]
     [InlineData(2)]
     [InlineData(3)]
@@ -140,7 +140,7 @@ public class PreprocessingTests
         Assert.Equal((40, 20), (image.Width, image.Height));
 
         var rgba = new byte[40 * 20 * 4];
-        image.RenderTo(40, 20, ResizePolicy.Stretch, rgba);
+        image.RenderTo(rgba);
         SKColor At(int x, int y) => new(rgba[4 * ((y * 40) + x)], rgba[(4 * ((y * 40) + x)) + 1], rgba[(4 * ((y * 40) + x)) + 2]);
         AssertNear(SKColors.Red, At(5, 12));
         AssertNear(SKColors.Blue, At(34, 12));
@@ -148,12 +148,13 @@ public class PreprocessingTests
     }
 
     [Fact]
+    [Trait("Category", Category.Unit)]
     public void Decode_SemiTransparentPng_IsCompositedOverWhite_NotDarkened()
     {
         var png = TestImages.Encode(8, 8, (_, _) => new SKColor(255, 0, 0, 128));
         using var image = ImageDecoder.Decode(png, "alpha.png", int.MaxValue);
         var rgba = new byte[8 * 8 * 4];
-        image.RenderTo(8, 8, ResizePolicy.Stretch, rgba);
+        image.RenderTo(rgba);
 
         // Over white: 255·a + 255·(1−a) = 255 for red; green and blue 255·(1−a) ≈ 127. Premultiplied darkening gives (128, 0, 0).
         AssertNear(new SKColor(255, 127, 127), new SKColor(rgba[0], rgba[1], rgba[2]), tolerance: 2);
@@ -161,12 +162,13 @@ public class PreprocessingTests
     }
 
     [Fact]
+    [Trait("Category", Category.Unit)]
     public void Decode_Grayscale_GivesEqualChannels()
     {
         var gray = TestImages.Encode(16, 16, (x, _) => new SKColor((byte)(x * 16), (byte)(x * 16), (byte)(x * 16)), SKEncodedImageFormat.Jpeg);
         using var image = ImageDecoder.Decode(gray, "gray.jpg", int.MaxValue);
         var rgba = new byte[16 * 16 * 4];
-        image.RenderTo(16, 16, ResizePolicy.Stretch, rgba);
+        image.RenderTo(rgba);
         for (var p = 0; p < 256; p++)
         {
             Assert.InRange(Math.Abs(rgba[4 * p] - rgba[(4 * p) + 2]), 0, 2);
@@ -174,6 +176,7 @@ public class PreprocessingTests
     }
 
     [Theory]
+    [Trait("Category", Category.Unit)]
     [InlineData("empty", "empty")]
     [InlineData("text", "not an image")]
     [InlineData("truncated", "truncated")]
@@ -190,13 +193,6 @@ public class PreprocessingTests
         var e = Assert.Throws<ImageDecodeException>(() => ImageDecoder.Decode(bytes, "/photos/bad.jpg", int.MaxValue).Dispose());
         Assert.Contains("/photos/bad.jpg", e.Message, StringComparison.Ordinal);
         Assert.Contains(reason, e.Reason, StringComparison.Ordinal);
-    }
-
-    private sealed class FloatTolerance(float tolerance) : IEqualityComparer<float>
-    {
-        public bool Equals(float x, float y) => Math.Abs(x - y) <= tolerance;
-
-        public int GetHashCode(float obj) => 0;
     }
 
     private static void AssertNear(SKColor expected, SKColor actual, int tolerance = 40)

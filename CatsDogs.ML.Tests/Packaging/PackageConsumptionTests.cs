@@ -21,10 +21,11 @@ public class PackageConsumptionTests(ITestOutputHelper output)
     private const string Configuration = "Release";
 #endif
 
-    [SkippableFact]
+    [HarnessFact]
+    [Trait("Category", Category.Packaging)]
     public void PackedLibrary_WorksWhenReferencedFromAFeed_DeliversResNet18_AndExplainsAMissingRuntime()
     {
-        var dataDir = TestEnvironment.RequireData();
+        var dataDir = TestEnvironment.DataDirectory;
         using var work = TestEnvironment.NewTempDirectory();
         var version = "0.2.0-ci." + DateTime.UtcNow.ToString("yyyyMMddHHmmssfff", CultureInfo.InvariantCulture);
         var feed = work.File("feed");
@@ -100,11 +101,12 @@ public class PackageConsumptionTests(ITestOutputHelper output)
         Assert.Contains($"\"CatsDogs.ML/{version}\"", assets, StringComparison.Ordinal);
     }
 
-    [SkippableFact]
+    [HarnessFact]
+    [Trait("Category", Category.Packaging)]
     public void CliBuiltWithTheGpuRuntime_RunsOnCuda_OrFallsBackToCpuWithOneNoticeNamingTheCause()
     {
         Skip.IfNot(RuntimeInformation.RuntimeIdentifier is "linux-x64" or "win-x64", "ONNX Runtime's CUDA build exists for linux-x64 and win-x64 only");
-        var dataDir = TestEnvironment.RequireData();
+        var dataDir = TestEnvironment.DataDirectory;
         using var work = TestEnvironment.NewTempDirectory();
         var root = TestEnvironment.RepositoryRoot;
         var artifacts = work.File("gpu-artifacts");

@@ -17,10 +17,11 @@ public class BadInputCorpusTests(HelloWorldFixture trained, ITestOutputHelper ou
 {
     private const string Scored = "scored";
 
-    [SkippableFact]
+    [HarnessFact]
+    [Trait("Category", Category.Harness)]
     public void EveryCorpusFile_IsScoredOrSkippedAsPinned_AndNothingIsLost()
     {
-        var dataDir = TestEnvironment.RequireData();
+        var dataDir = TestEnvironment.DataDirectory;
         using var dir = TestEnvironment.NewTempDirectory();
         var photo = File.ReadAllBytes(Path.Combine(dataDir, "cat.1.jpg"));
         var expected = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -53,7 +54,7 @@ public class BadInputCorpusTests(HelloWorldFixture trained, ITestOutputHelper ou
         Add("chat été 猫 1.jpg", photo, Scored);
         Directory.CreateDirectory(dir.File("x.jpg"));
         Add("x.jpg/inside.jpg", photo, Scored);
-        Add("vanishes.jpg", photo, "no longer exists");
+        Add("vanishes.jpg", photo, "does not exist");
         foreach (var (name, args) in new[] { ("cmyk.jpg", "-colorspace CMYK"), ("photo.gif", ""), ("photo.bmp", ""), ("deep-16bit.png", "-depth 16") })
         {
             if (ImageMagick.Convert(dir.File("original.jpg"), args, dir.File(name)))

@@ -1,4 +1,5 @@
 using CatsDogs.ML.Backbones;
+using CatsDogs.ML.Data;
 using CatsDogs.ML.Tests.Harness;
 using Xunit;
 
@@ -7,10 +8,10 @@ namespace CatsDogs.ML.Tests.Robustness;
 [Collection("trained resnet18")]
 public class ConcurrencyAndReproducibilityTests(HelloWorldFixture trained)
 {
-    [SkippableFact]
+    [HarnessFact]
+    [Trait("Category", Category.Harness)]
     public void EightThreads_TimesAHundredPredictions_EqualTheSequentialResults()
     {
-        TestEnvironment.RequireData();
         var classifier = trained.Classifier!;
         var photos = trained.Test!.Shuffle(21).Take(100).Select(p => p.Path).ToArray();
         var sequential = photos.Select(p => classifier.Predict(p).DogProbability).ToArray();
@@ -18,12 +19,26 @@ public class ConcurrencyAndReproducibilityTests(HelloWorldFixture trained)
         var results = new float[8][];
         var threads = Enumerable.Range(0, 8).Select(t => new Thread(() =>
         {
-            // Each thread walks the photos in its own order, mixing single and batch calls.
+            // Each thread walks the photos in its own order, mixing single calls (by path and by bytes) and batch calls.
             var order = Enumerable.Range(0, photos.Length).OrderBy(i => (i * (t + 3)) % photos.Length).ToArray();
             var mine = new float[photos.Length];
-            foreach (var i in order)
+            foreach (var chunk in order.Chunk(10))
             {
-                mine[i] = t % 2 == 0 ? classifier.Predict(photos[i]).DogProbability : classifier.Predict(File.ReadAllBytes(photos[i]), photos[i]).DogProbability;
+                if (t % 3 == 2)
+                {
+                    var batch = classifier.PredictMany(chunk.Select(i => ImageEntry.FromPath(photos[i])).ToArray()).Scored;
+                    for (var k = 0; k < chunk.Length; k++)
+                    {
+                        mine[chunk[k]] = batch[k].DogProbability;
+                    }
+
+                    continue;
+                }
+
+                foreach (var i in chunk)
+                {
+                    mine[i] = t % 3 == 0 ? classifier.Predict(photos[i]).DogProbability : classifier.Predict(File.ReadAllBytes(photos[i]), photos[i]).DogProbability;
+                }
             }
 
             results[t] = mine;
@@ -41,16 +56,16 @@ public class ConcurrencyAndReproducibilityTests(HelloWorldFixture trained)
         Assert.All(results, r => Assert.Equal(sequential, r));
     }
 
-    [SkippableFact]
+    [HarnessFact]
+    [Trait("Category", Category.Harness)]
     public void SameSeedAndData_GiveTheSameModel_AnotherSeed_ChangesTheFolds()
     {
-        TestEnvironment.RequireData();
         var train = trained.Train!;
         using var same = new CatsDogsTrainer().Train(train);
         using var other = new CatsDogsTrainer(new CatsDogsOptions { Seed = 7 }).Train(train);
         var sample = trained.Test!.Take(50).ToArray();
         var reference = trained.Classifier!.PredictMany(sample).Scored.Select(s => s.DogProbability).ToArray();
-        Assert.Equal(reference, same.PredictMany(sample).Scored.Select(s => s.DogProbability).ToArray(), new Within(1e-6f));
+        Assert.Equal(reference, same.PredictMany(sample).Scored.Select(s => s.DogProbability).ToArray(), new Tolerance(1e-6f));
         Assert.Equal(trained.Classifier.Training!.Trials, same.Training!.Trials);
 
         // Another seed deals other folds, so the cross-validated losses differ.
@@ -60,7 +75,8 @@ public class ConcurrencyAndReproducibilityTests(HelloWorldFixture trained)
         Assert.NotEqual(train.Split(0.2, seed: 42).Validation.Select(e => e.Path), train.Split(0.2, seed: 7).Validation.Select(e => e.Path));
     }
 
-    [Fact]
+    [HarnessFact]
+    [Trait("Category", Category.Harness)]
     public void TruncatedOrForeignModelFile_OfAUserSpec_IsACatchableErrorNamingTheFile()
     {
         using var dir = TestEnvironment.NewTempDirectory();
@@ -83,10 +99,4 @@ public class ConcurrencyAndReproducibilityTests(HelloWorldFixture trained)
         Assert.Contains("SHA-256", hash.Message, StringComparison.Ordinal);
     }
 
-    private sealed class Within(float tolerance) : IEqualityComparer<float>
-    {
-        public bool Equals(float x, float y) => Math.Abs(x - y) <= tolerance;
-
-        public int GetHashCode(float obj) => 0;
-    }
 }

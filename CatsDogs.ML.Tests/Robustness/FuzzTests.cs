@@ -17,17 +17,18 @@ public class FuzzTests(ITestOutputHelper output)
     private const int Iterations = 5000;
     private static readonly TimeSpan Budget = TimeSpan.FromSeconds(40);
 
-    [SkippableFact]
+    [HarnessFact]
+    [Trait("Category", Category.Harness)]
     public void MutatedPhotos_DecodeOrFailCleanly()
     {
-        var dataDir = TestEnvironment.RequireData();
+        var dataDir = TestEnvironment.DataDirectory;
         var jpegs = new[] { "cat.1.jpg", "dog.2.jpg", "dog.1043.jpg" }.Select(n => File.ReadAllBytes(Path.Combine(dataDir, n))).ToArray();
         using var bitmap = SKBitmap.Decode(jpegs[0]);
         using var png = bitmap.Encode(SKEncodedImageFormat.Png, 100);
         byte[][] seeds = [.. jpegs, png.ToArray()];
-        var spec = KnownBackbones.MobileNetV2;
-        var writer = new TensorWriter(spec, meanImage: null);
-        var rgba = new byte[spec.InputWidth * spec.InputHeight * 4];
+        var input = KnownBackbones.MobileNetV2.Preprocessing;
+        var writer = new TensorWriter(input, meanImage: null);
+        var scratch = new RenderScratch();
         var tensor = new float[writer.Length];
 
         var random = new Random(20261201);
@@ -42,9 +43,8 @@ public class FuzzTests(ITestOutputHelper output)
                 string outcome;
                 try
                 {
-                    using var image = ImageDecoder.Decode(bytes, $"fuzz #{iterations} ({how})", spec.InputWidth);
-                    image.RenderTo(spec.InputWidth, spec.InputHeight, spec.Resize, rgba);
-                    writer.Write(rgba, tensor);
+                    using var views = PhotoViews.Decode(bytes, $"fuzz #{iterations} ({how})", input.Width, scratch);
+                    writer.Write(views.Render(input, ImageView.Native), tensor);
                     Assert.All(tensor, v => Assert.True(float.IsFinite(v)));
                     outcome = "decoded";
                 }

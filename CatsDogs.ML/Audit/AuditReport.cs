@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
-using CatsDogs.ML.Backbones;
+using CatsDogs.ML.Data;
 using CatsDogs.ML.Imaging;
 using SkiaSharp;
 
@@ -47,27 +47,28 @@ public sealed class AuditReport
         ArgumentException.ThrowIfNullOrEmpty(directory);
         var thumbs = Path.Combine(directory, "thumbs");
         Directory.CreateDirectory(thumbs);
+        PhotoFolder.MarkAsOutput(thumbs);
 
-        var csv = new StringBuilder("path,label,finding,dog_probability,top_imagenet_classes,reason\n");
+        var csv = new CsvWriter("path", "label", "finding", "dog_probability", "top_imagenet_classes", "reason");
         foreach (var f in Findings)
         {
             var kind = f.NoCatOrDogInTopK && f.LabelContradicted ? "both" : f.NoCatOrDogInTopK ? "no_cat_or_dog" : "label_contradicted";
-            csv.Append(CultureInfo.InvariantCulture, $"{Csv(f.Image.Path)},{Label(f.Image)},{kind},{f.DogProbability:0.######},{Csv(string.Join("; ", f.TopClasses.Take(Options.TopK).Select(c => $"{c.ImageNetClass} {c.Name} {c.Probability:0.###}")))},{Csv(f.Reason)}\n");
+            csv.Row(f.Image.Path, Label(f.Image), kind, f.DogProbability, string.Join("; ", f.TopClasses.Take(Options.TopK).Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.ImageNetClass} {c.Name} {c.Probability:0.###}"))), f.Reason);
         }
 
         foreach (var s in Skipped)
         {
-            csv.Append(CultureInfo.InvariantCulture, $"{Csv(s.Image.Path)},{Label(s.Image)},skipped,,,{Csv(s.Reason)}\n");
+            csv.Row(s.Image.Path, Label(s.Image), "skipped", null, null, s.Reason);
         }
 
-        File.WriteAllText(Path.Combine(directory, "findings.csv"), csv.ToString());
+        OutputFile.WriteText(Path.Combine(directory, "findings.csv"), csv.ToString());
 
         var html = new StringBuilder();
         html.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>CatsDogs.ML audit</title><style>")
             .Append("body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:6px;vertical-align:top;text-align:left}img{max-width:160px;max-height:160px}")
             .Append("</style></head><body>\n<h1>Audit of labelled photos</h1>\n");
         html.Append(CultureInfo.InvariantCulture, $"<p>{Audited} photos listed; {Findings.Count} flagged; {Skipped.Count} skipped. ImageNet classifier: {E(Options.ImageNetClassifier.Name)} (top {Options.TopK}); "
-            + $"cat/dog model: {E(string.Join(" + ", Options.Model.Backbones.Select(b => b.Name)))}, {Options.Model.Folds}-fold out-of-fold predictions, confident at {Options.ConfidentAt:P0}.</p>\n");
+            + $"cat/dog model: {E(string.Join(" + ", Options.Features.Backbones.Select(b => b.Name)))}, {Options.Head.Folds}-fold out-of-fold predictions, confident at {Options.ConfidentAt:P0}.</p>\n");
         Section(html, thumbs, "Neither a cat nor a dog (ImageNet top-k)", Findings.Where(f => f.NoCatOrDogInTopK).ToArray());
         Section(html, thumbs, "Label contradicted by a confident model", Findings.Where(f => f.LabelContradicted && !f.NoCatOrDogInTopK).ToArray());
         if (Skipped.Count > 0)
@@ -83,7 +84,7 @@ public sealed class AuditReport
 
         html.Append("</body></html>\n");
         var report = Path.Combine(directory, "report.html");
-        File.WriteAllText(report, html.ToString());
+        OutputFile.WriteText(report, html.ToString());
         return report;
     }
 
@@ -113,13 +114,14 @@ public sealed class AuditReport
     {
         try
         {
-            using var image = ImageDecoder.Decode(File.ReadAllBytes(photo), photo, ThumbnailSize);
+            var buffer = Array.Empty<byte>();
+            using var image = ImageDecoder.Decode(PhotoFile.Read(photo, PhotoFile.DefaultMaxBytes, ref buffer).Span, photo, ThumbnailSize);
             var scale = (double)ThumbnailSize / Math.Max(image.Width, image.Height);
             int w = Math.Max(1, (int)Math.Round(image.Width * scale)), h = Math.Max(1, (int)Math.Round(image.Height * scale));
             var rgba = new byte[w * h * 4];
-            image.RenderTo(w, h, ResizePolicy.Stretch, rgba);
+            image.RenderTo(w, h, image.Place(w, h, ViewFraming.Squash, 1), rgba);
             var name = string.Create(CultureInfo.InvariantCulture, $"{index:D4}-{Path.GetFileNameWithoutExtension(photo)}.jpg");
-            File.WriteAllBytes(Path.Combine(thumbs, name), RgbaPixels.Encode(rgba, w, h, SKEncodedImageFormat.Jpeg, 85));
+            OutputFile.WriteBytes(Path.Combine(thumbs, name), RgbaPixels.Encode(rgba, w, h, SKEncodedImageFormat.Jpeg, 85));
             return name;
         }
         catch (Exception e) when (e is CatsDogsException or IOException or UnauthorizedAccessException)
@@ -132,6 +134,4 @@ public sealed class AuditReport
 
     private static string E(string text) => WebUtility.HtmlEncode(text);
 
-    private static string Csv(string text) =>
-        text.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + text.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : text;
 }

@@ -20,8 +20,35 @@ public sealed record AuditOptions
     /// </summary>
     public double ConfidentAt { get; init; } = 0.9;
 
-    /// <summary>Backbones, folds, seed, models folder and cache of the cat/dog model (defaults: ResNet18).</summary>
-    public CatsDogsOptions Model { get; init; } = new();
+    /// <summary>Backbones, views, models folder and cache of the cat/dog model (defaults: ResNet18 and its mirror image).</summary>
+    public FeatureOptions Features { get; init; } = new();
+
+    /// <summary>Folds and seed of the cross-validation that gives each photo its out-of-fold P(dog).</summary>
+    public HeadOptions Head { get; init; } = new();
+
+    /// <summary>Checks every value before any work; the message names the wrong one.</summary>
+    /// <exception cref="ArgumentException">A value is out of range.</exception>
+    public AuditOptions Validate()
+    {
+        if (TopK is < 1 or > 1000)
+        {
+            throw new ArgumentException($"TopK must be between 1 and 1000; got {TopK}.");
+        }
+
+        if (!(ConfidentAt >= 0.5 && ConfidentAt <= 1))
+        {
+            throw new ArgumentException($"ConfidentAt must be between 0.5 and 1; got {ConfidentAt}.");
+        }
+
+        if (ImageNetClassifier?.ImageNetHead is null)
+        {
+            throw new ArgumentException($"Backbone '{ImageNetClassifier?.Name}' has no ImageNet head; use one that has (e.g. mobilenet_v2).");
+        }
+
+        Features.Validate();
+        Head.Validate();
+        return this;
+    }
 }
 
 /// <summary>One of a photo's most likely ImageNet classes.</summary>
@@ -58,21 +85,21 @@ public static class DatasetAudit
     public static AuditReport Run(ImageDataset data, AuditOptions? options = null, IProgress<CatsDogsProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(data);
-        options ??= new AuditOptions();
-        LabelChecks.RequireLabels(data, "the audit", nameof(data));
+        options = (options ?? new AuditOptions()).Validate();
+        var features = options.Features;
+        LabelChecks.RequireLabels(data, "the audit");
 
         var head = options.ImageNetClassifier.ImageNetHead ?? throw new ArgumentException(
-            $"Backbone '{options.ImageNetClassifier.Name}' has no ImageNet head; use one that has (e.g. mobilenet_v2).", nameof(options));
-        var modelOptions = options.Model;
+            $"Backbone '{options.ImageNetClassifier.Name}' has no ImageNet head; use one that has (e.g. mobilenet_v2).");
 
         // What ImageNet sees in each photo.
         IReadOnlyDictionary<string, float[]> probabilities;
         string[] names;
         var skipped = new Dictionary<string, SkippedImage>(StringComparer.Ordinal);
-        using (var classifier = Backbone.Open(options.ImageNetClassifier, modelOptions.ModelsDirectory, device: modelOptions.Device))
+        using (var classifier = BackboneSet.Open([options.ImageNetClassifier], features.ModelsDirectory, device: features.Device))
         {
-            names = ClassNames(options.ImageNetClassifier, head, modelOptions.ModelsDirectory);
-            var extracted = FeatureExtractor.Create([classifier], modelOptions, BackboneOutput.ImageNetHead).Extract(data, progress, cancellationToken, "ImageNet classes");
+            names = ClassNames(options.ImageNetClassifier, head, features.ModelsDirectory);
+            var extracted = FeatureExtractor.Create(classifier, features, BackboneOutput.ImageNetHead).Extract(data, progress, cancellationToken, "ImageNet classes");
             probabilities = extracted.Images.Select((e, i) => (e.Path, extracted.Features[i])).ToDictionary(t => t.Path, t => t.Item2, StringComparer.Ordinal);
             foreach (var s in extracted.Skipped)
             {
@@ -81,29 +108,20 @@ public static class DatasetAudit
         }
 
         // What a cross-validated cat/dog model thinks of each label.
-        var backbones = Backbone.OpenAll(modelOptions.Backbones, modelOptions.ModelsDirectory, device: modelOptions.Device);
         IReadOnlyDictionary<string, double> dogProbability;
-        try
+        using (var backbones = BackboneSet.Open(features.Backbones, features.ModelsDirectory, device: features.Device))
         {
-            var extracted = FeatureExtractor.Create(backbones, modelOptions).Extract(data, progress, cancellationToken, "features");
+            var extractor = FeatureExtractor.Create(backbones, features);
+            var (extracted, labels) = LabelledFeatures.Extract(extractor, data, "the audit", progress, cancellationToken);
             foreach (var s in extracted.Skipped)
             {
                 skipped.TryAdd(s.Image.Path, s);
             }
 
-            var labels = LabelChecks.UsableLabels(extracted, data.Count, "The audit", nameof(data));
-
             progress?.Report(new CatsDogsProgress("cross-validation", 0, 1));
-            var (_, search) = HeadTrainer.Train(extracted.Features, labels, modelOptions.Backbones.Select(b => b.FeatureDimension).ToArray(), modelOptions with { MislabelThreshold = 0 }, cancellationToken);
+            var (_, search) = HeadTrainer.Train(extracted.Features, labels, LabelledFeatures.Blocks(extractor), options.Head with { MislabelThreshold = 0 }, cancellationToken);
             progress?.Report(new CatsDogsProgress("cross-validation", 1, 1));
             dogProbability = extracted.Images.Select((e, i) => (e.Path, search.OutOfFold[i])).ToDictionary(t => t.Path, t => t.Item2, StringComparer.Ordinal);
-        }
-        finally
-        {
-            foreach (var backbone in backbones)
-            {
-                backbone.Dispose();
-            }
         }
 
         var findings = new List<AuditFinding>();
@@ -139,9 +157,10 @@ public static class DatasetAudit
         string[] lines;
         try
         {
-            lines = File.ReadAllLines(ModelFiles.Locate(spec, head.LabelsFile, modelsDirectory));
+            var path = ModelFiles.Locate(spec, head.LabelsFile, modelsDirectory);
+            lines = System.Text.Encoding.UTF8.GetString(ModelFiles.Read(path, spec, ModelFiles.MaxLabelsBytes)).Split('\n');
         }
-        catch (BackboneFileNotFoundException)
+        catch (CatsDogsException)
         {
             return names; // names are a courtesy; the audit itself only needs class numbers
         }

@@ -6,7 +6,7 @@ namespace CatsDogs.ML.Backbones;
 /// </summary>
 /// <example>
 /// <code>
-/// var mine = KnownBackbones.ResNet50 with { Name = "resnet50_torch", FileName = "resnet50_torch.onnx", Layout = TensorLayout.Nchw, … };
+/// var mine = KnownBackbones.ResNet50 with { Name = "resnet50_torch", FileName = "resnet50_torch.onnx", Preprocessing = … };
 /// var catalog = BackboneCatalog.Default.With(mine);
 /// var options = new CatsDogsOptions { Backbones = catalog.Resolve("resnet18,resnet50_torch") };
 /// </code>

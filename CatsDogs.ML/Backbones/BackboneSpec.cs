@@ -1,92 +1,6 @@
-using System.Globalization;
-using System.Text.Json.Serialization;
+using CatsDogs.ML.Imaging;
 
 namespace CatsDogs.ML.Backbones;
-
-/// <summary>Memory order of the input tensor.</summary>
-public enum TensorLayout
-{
-    /// <summary>[batch, channel, height, width] (PyTorch, CNTK, the ONNX files shipped here).</summary>
-    Nchw,
-
-    /// <summary>[batch, height, width, channel] (Keras / TensorFlow exports).</summary>
-    Nhwc,
-}
-
-/// <summary>Order of the colour channels the network was trained on.</summary>
-public enum ChannelOrder
-{
-    /// <summary>Red, green, blue.</summary>
-    Rgb,
-
-    /// <summary>Blue, green, red (Caffe-style networks).</summary>
-    Bgr,
-}
-
-/// <summary>How pixel values (0..255, in the spec's channel order) are turned into network inputs.</summary>
-public enum NormalizationKind
-{
-    /// <summary>Raw 0..255 values; the network scales them itself.</summary>
-    Raw,
-
-    /// <summary>"caffe": subtract a per-channel mean (<see cref="PixelNormalization.Mean"/>, in channel order).</summary>
-    CaffeMean,
-
-    /// <summary>"caffe" with a per-pixel mean image read from <see cref="PixelNormalization.MeanImageFile"/>.</summary>
-    CaffeMeanImage,
-
-    /// <summary>"tf": x / 127.5 − 1, i.e. [-1, 1].</summary>
-    Tf,
-
-    /// <summary>"torch": (x / 255 − mean) / std with <see cref="PixelNormalization.Mean"/> and <see cref="PixelNormalization.Std"/>.</summary>
-    Torch,
-}
-
-/// <summary>How a photo is brought to the network's input size.</summary>
-public enum ResizePolicy
-{
-    /// <summary>Scale the whole photo to the input size, ignoring aspect ratio (Keras <c>load_img(target_size=…)</c>).</summary>
-    Stretch,
-
-    /// <summary>Scale the short side to the input size and crop the centre (torchvision's Resize + CenterCrop).</summary>
-    ShortSideCenterCrop,
-}
-
-/// <summary>Pixel normalisation of a backbone; see <see cref="NormalizationKind"/>.</summary>
-/// <param name="Kind">The normalisation family.</param>
-/// <param name="Mean">Per-channel means in the spec's channel order (CaffeMean: 0..255 units; Torch: 0..1 units).</param>
-/// <param name="Std">Per-channel standard deviations (Torch, 0..1 units).</param>
-/// <param name="MeanImageFile">File name of an ONNX graph that subtracts a mean image (CaffeMeanImage).</param>
-public sealed record PixelNormalization(
-    NormalizationKind Kind,
-    IReadOnlyList<float>? Mean = null,
-    IReadOnlyList<float>? Std = null,
-    string? MeanImageFile = null)
-{
-    /// <summary>Raw 0..255 values.</summary>
-    public static PixelNormalization Raw { get; } = new(NormalizationKind.Raw);
-
-    /// <summary>Keras "tf" mode: [-1, 1].</summary>
-    public static PixelNormalization Tf { get; } = new(NormalizationKind.Tf);
-
-    /// <summary>Keras "caffe" mode: BGR minus the ImageNet channel means (103.939, 116.779, 123.68).</summary>
-    public static PixelNormalization Caffe { get; } = new(NormalizationKind.CaffeMean, [103.939f, 116.779f, 123.68f]);
-
-    /// <summary>torchvision's ImageNet mean/std in RGB order.</summary>
-    public static PixelNormalization Torch { get; } = new(NormalizationKind.Torch, [0.485f, 0.456f, 0.406f], [0.229f, 0.224f, 0.225f]);
-
-    /// <summary>A culture-invariant text that changes whenever the normalisation's effect could change.</summary>
-    [JsonIgnore]
-    public string Signature => string.Join(
-        ';',
-        Kind.ToString(),
-        Format(Mean),
-        Format(Std),
-        MeanImageFile ?? "");
-
-    private static string Format(IReadOnlyList<float>? values) =>
-        values is null ? "" : string.Join(',', values.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
-}
 
 /// <summary>An ImageNet classifier output: its name, and where class 0 (tench) sits in it.</summary>
 /// <param name="OutputName">Name of the output (probabilities, one value per class).</param>
@@ -121,23 +35,8 @@ public sealed record BackboneSpec
     /// <summary>Name of the image input tensor.</summary>
     public required string InputName { get; init; }
 
-    /// <summary>Memory order of the input tensor.</summary>
-    public TensorLayout Layout { get; init; } = TensorLayout.Nchw;
-
-    /// <summary>Input width in pixels.</summary>
-    public required int InputWidth { get; init; }
-
-    /// <summary>Input height in pixels.</summary>
-    public required int InputHeight { get; init; }
-
-    /// <summary>Channel order of the input.</summary>
-    public ChannelOrder ChannelOrder { get; init; } = ChannelOrder.Rgb;
-
-    /// <summary>Value range and normalisation of the input.</summary>
-    public required PixelNormalization Normalization { get; init; }
-
-    /// <summary>How photos are resized to the input.</summary>
-    public ResizePolicy Resize { get; init; } = ResizePolicy.Stretch;
+    /// <summary>How a photo becomes this network's input: size, layout, channel order, normalisation and framing.</summary>
+    public required ImagePreprocessing Preprocessing { get; init; }
 
     /// <summary>Name of the globally pooled feature output.</summary>
     public required string PooledOutputName { get; init; }
@@ -147,7 +46,7 @@ public sealed record BackboneSpec
 
     /// <summary>
     /// The last convolutional feature map, the tensor that feeds the global pooling (for class activation maps).
-    /// It need not be a graph output: the library exposes it when it needs it. Its layout is <see cref="Layout"/>.
+    /// It need not be a graph output: the library exposes it when it needs it. Its layout is the input's (<see cref="ImagePreprocessing.Layout"/>).
     /// </summary>
     public string? FeatureMapName { get; init; }
 
@@ -168,18 +67,4 @@ public sealed record BackboneSpec
 
     /// <summary>How to obtain the file when it is missing.</summary>
     public string HowToObtain { get; init; } = "";
-
-    /// <summary>
-    /// A culture-invariant text that changes whenever the tensor fed to the network could change for the same photo;
-    /// part of every feature-cache key.
-    /// </summary>
-    [JsonIgnore]
-    public string PreprocessingSignature => string.Join(
-        '|',
-        "layout=" + Layout,
-        "size=" + InputWidth.ToString(CultureInfo.InvariantCulture) + "x" + InputHeight.ToString(CultureInfo.InvariantCulture),
-        "order=" + ChannelOrder,
-        "norm=" + Normalization.Signature,
-        "resize=" + Resize,
-        "decoder=" + Imaging.ImageDecoder.Version);
 }

@@ -1,3 +1,4 @@
+using CatsDogs.ML.Imaging;
 using Microsoft.ML.OnnxRuntime;
 
 namespace CatsDogs.ML.Backbones;
@@ -10,25 +11,29 @@ namespace CatsDogs.ML.Backbones;
 /// </summary>
 internal static class MeanImage
 {
-    public static float[] Load(string path, BackboneSpec spec)
+    /// <exception cref="BackboneMismatchException">The file is not such a graph.</exception>
+    public static float[] Load(byte[] graph, string path, BackboneSpec spec)
     {
+        var input = spec.Preprocessing;
         try
         {
-            using var session = new InferenceSession(path);
-            var input = session.InputMetadata.Single();
-            var output = session.OutputMetadata.Single();
-            var shape = new long[] { 1, 3, spec.InputHeight, spec.InputWidth };
-            var zeros = new float[3 * spec.InputHeight * spec.InputWidth];
+            using var session = new InferenceSession(graph);
+            var shape = new long[] { 1, 3, input.Height, input.Width };
+            var zeros = new float[input.TensorLength];
             var result = new float[zeros.Length];
             using (var x = OrtValue.CreateTensorValueFromMemory(zeros, shape))
             using (var y = OrtValue.CreateTensorValueFromMemory(result, shape))
             {
-                session.Run(null, [input.Key], [x], [output.Key], [y]);
+                session.Run(null, [session.InputMetadata.Single().Key], [x], [session.OutputMetadata.Single().Key], [y]);
             }
 
             for (var i = 0; i < result.Length; i++)
             {
                 result[i] = -result[i];
+                if (!float.IsFinite(result[i]))
+                {
+                    throw new InvalidOperationException("its mean image holds a value that is not a finite number");
+                }
             }
 
             return result;
@@ -36,7 +41,7 @@ internal static class MeanImage
         catch (Exception e) when (e is OnnxRuntimeException or InvalidOperationException)
         {
             throw new BackboneMismatchException(path, $"'{path}' is not a mean-image preprocessing graph for '{spec.Name}' "
-                + $"(one input and one output of shape [1, 3, {spec.InputHeight}, {spec.InputWidth}]): {e.Message}", e);
+                + $"(one input and one output of shape [1, 3, {input.Height}, {input.Width}]): {e.Message}", e);
         }
     }
 }

@@ -1,13 +1,20 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using CatsDogs.ML.Data;
 
 namespace CatsDogs.ML.Backbones;
 
-/// <summary>Finds backbone files on disk and hashes them (once per file version).</summary>
+/// <summary>Finds backbone files by bare name in the models folders, reads them within a size cap, and hashes them.</summary>
 internal static class ModelFiles
 {
     /// <summary>Environment variable naming an extra models directory.</summary>
     public const string ModelsDirectoryVariable = "CATSDOGS_MODELS_DIR";
+
+    /// <summary>Largest model file read (1 GiB; the largest Keras backbone of the original work exports to about 220 MB).</summary>
+    public const long MaxModelBytes = 1L << 30;
+
+    /// <summary>Largest labels file read (1 MiB).</summary>
+    public const long MaxLabelsBytes = 1L << 20;
 
     private static readonly ConcurrentDictionary<(string Path, long Length, DateTime Modified), string> HashCache = new();
 
@@ -33,10 +40,19 @@ internal static class ModelFiles
         return roots.Distinct(StringComparer.Ordinal).ToArray();
     }
 
-    /// <summary>Locates <paramref name="fileName"/> for <paramref name="spec"/>, or explains where it looked and how to get it.</summary>
+    /// <summary>
+    /// Locates <paramref name="fileName"/> (a bare file name: a path is refused, so a model or catalogue cannot point
+    /// the library at arbitrary files) for <paramref name="spec"/>, or explains where it looked and how to get it.
+    /// </summary>
+    /// <exception cref="ArgumentException">The name has a folder part.</exception>
     /// <exception cref="BackboneFileNotFoundException">The file is in none of the search directories.</exception>
     public static string Locate(BackboneSpec spec, string fileName, string? modelsDirectory)
     {
+        if (!BackboneSpecChecks.IsBareFileName(fileName))
+        {
+            throw new ArgumentException($"Backbone '{spec.Name}' names the file '{fileName}'; only bare file names are looked up, in the models folders.");
+        }
+
         var candidates = new List<string>();
         foreach (var root in SearchDirectories(modelsDirectory))
         {
@@ -48,7 +64,8 @@ internal static class ModelFiles
             }
         }
 
-        return candidates.FirstOrDefault(File.Exists) ?? throw new BackboneFileNotFoundException(
+        // Anything that exists counts as found, a FIFO or a folder too: reading it then says what is wrong with it.
+        return candidates.FirstOrDefault(c => FileKind.Stat(c).Type != FileType.Missing) ?? throw new BackboneFileNotFoundException(
             spec.Name,
             fileName,
             candidates,
@@ -56,25 +73,24 @@ internal static class ModelFiles
             + $"Pass its folder as the models directory (--models-dir, or ${ModelsDirectoryVariable}). {spec.HowToObtain}");
     }
 
-    /// <summary>Lower-case hex SHA-256 of a file, remembered per path, length and modification time.</summary>
-    public static string Sha256(string path) => Sha256(path, contents: null);
+    /// <summary>Reads a model-related file: a regular file, at most <paramref name="maxBytes"/>.</summary>
+    /// <exception cref="BackboneMismatchException">It is not a regular file, too large or unreadable; the message names it.</exception>
+    public static byte[] Read(string path, BackboneSpec spec, long maxBytes = MaxModelBytes)
+    {
+        try
+        {
+            return FileKind.ReadAll(path, maxBytes).ToArray();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new BackboneMismatchException(path, $"'{path}' for backbone '{spec.Name}' cannot be used: {e.Message}. {spec.HowToObtain}", e);
+        }
+    }
 
-    /// <summary>
-    /// The same, hashing <paramref name="contents"/> (the file's bytes, already read by the caller) instead of reading
-    /// the file again when the hash is not remembered yet.
-    /// </summary>
-    public static string Sha256(string path, byte[]? contents)
+    /// <summary>Lower-case hex SHA-256 of <paramref name="contents"/>, the bytes of the file at <paramref name="path"/>, remembered per path, length and modification time.</summary>
+    public static string Sha256(string path, byte[] contents)
     {
         var info = new FileInfo(path);
-        return HashCache.GetOrAdd((info.FullName, info.Length, info.LastWriteTimeUtc), key =>
-        {
-            if (contents is not null)
-            {
-                return Convert.ToHexStringLower(SHA256.HashData(contents));
-            }
-
-            using var stream = File.OpenRead(key.Path);
-            return Convert.ToHexStringLower(SHA256.HashData(stream));
-        });
+        return HashCache.GetOrAdd((info.FullName, contents.LongLength, info.LastWriteTimeUtc), _ => Convert.ToHexStringLower(SHA256.HashData(contents)));
     }
 }

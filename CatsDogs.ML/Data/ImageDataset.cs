@@ -33,12 +33,18 @@ public sealed class ImageDataset : IReadOnlyList<ImageEntry>
     /// enclosing folder named <c>cat</c>, <c>cats</c>, <c>dog</c> or <c>dogs</c> (any case); other photos are
     /// unlabelled, with the id of an <c>N.jpg</c> name. Extensions: .jpg .jpeg .png .bmp .webp .gif (any case).
     /// Hidden files and folders (starting with '.') are ignored; a folder whose name looks like an image is not a file.
+    /// Symbolic links to folders are followed once each: a folder reached twice (a link loop, two links to one
+    /// folder) is listed once. Folders in <paramref name="excluding"/>, and folders this library wrote overlays or
+    /// thumbnails into, are left out, so outputs are never read back as photos.
     /// </summary>
+    /// <param name="directory">The folder.</param>
+    /// <param name="excluding">Folders to leave out (e.g. an output folder inside the data folder).</param>
+    /// <param name="cancellationToken">Stops a long listing.</param>
     /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
-    public static ImageDataset FromFolder(string directory)
+    public static ImageDataset FromFolder(string directory, IEnumerable<string>? excluding = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
-        var root = Path.GetFullPath(directory);
+        var root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
         if (!Directory.Exists(root))
         {
             throw new DirectoryNotFoundException(
@@ -47,17 +53,10 @@ public sealed class ImageDataset : IReadOnlyList<ImageEntry>
                     : $"Image folder '{root}' does not exist.");
         }
 
-        var options = new EnumerationOptions
-        {
-            RecurseSubdirectories = true,
-            IgnoreInaccessible = true,
-            AttributesToSkip = FileAttributes.Hidden | FileAttributes.System,
-            MatchCasing = MatchCasing.CaseInsensitive,
-        };
-        var entries = Directory.EnumerateFiles(root, "*", options)
-            .Where(p => FileNaming.IsImageFile(p) && !IsHidden(root, p))
+        var entries = PhotoFolder.List(root, excluding?.ToArray() ?? [], cancellationToken)
             .Select(p => Describe(root, p))
-            .OrderBy(e => Path.GetRelativePath(root, e.Path), NaturalPathComparer.Instance);
+            .OrderBy(e => Path.GetRelativePath(root, e.Path), NaturalPathComparer.Instance)
+            .ToArray();
         return new ImageDataset(entries);
     }
 
@@ -126,7 +125,4 @@ public sealed class ImageDataset : IReadOnlyList<ImageEntry>
 
         return entry;
     }
-
-    private static bool IsHidden(string root, string path) =>
-        Path.GetRelativePath(root, path).Split(Path.DirectorySeparatorChar).Any(part => part.StartsWith('.'));
 }

@@ -1,5 +1,3 @@
-using CatsDogs.ML.Features;
-
 namespace CatsDogs.ML.Data;
 
 /// <summary>The checks every labelled workflow (training, fusion report, audit) makes on its photos.</summary>
@@ -7,23 +5,22 @@ internal static class LabelChecks
 {
     /// <summary>Throws when a photo has no label; <paramref name="purpose"/> names the workflow ("training").</summary>
     /// <exception cref="ArgumentException">A photo has no label.</exception>
-    public static void RequireLabels(IEnumerable<ImageEntry> photos, string purpose, string paramName)
+    public static void RequireLabels(IEnumerable<ImageEntry> photos, string purpose)
     {
         if (photos.FirstOrDefault(e => e.Label is null) is { } unlabeled)
         {
-            throw new ArgumentException($"'{unlabeled.Path}' has no label: {purpose} needs cat.N.jpg / dog.N.jpg names or cat/ and dog/ folders.", paramName);
+            throw new ArgumentException($"'{unlabeled.Path}' has no label: {purpose} needs cat.N.jpg / dog.N.jpg names or cat/ and dog/ folders.");
         }
     }
 
     /// <summary>The labels of the usable photos, after checking that each class has at least two.</summary>
-    /// <param name="extracted">Features of labelled photos.</param>
+    /// <param name="usable">The labelled photos that could be used.</param>
     /// <param name="listed">How many photos were given (usable + skipped).</param>
     /// <param name="purpose">The workflow, capitalised ("Training").</param>
-    /// <param name="paramName">The argument to name in the exception.</param>
     /// <exception cref="ArgumentException">A class has fewer than two usable photos.</exception>
-    public static PetLabel[] UsableLabels(ExtractedFeatures extracted, int listed, string purpose, string paramName)
+    public static PetLabel[] UsableLabels(IReadOnlyList<ImageEntry> usable, int listed, string purpose)
     {
-        var labels = extracted.Images.Select(e => e.Label!.Value).ToArray();
+        var labels = usable.Select(e => e.Label!.Value).ToArray();
         foreach (var label in new[] { PetLabel.Cat, PetLabel.Dog })
         {
             var count = labels.Count(l => l == label);
@@ -31,8 +28,7 @@ internal static class LabelChecks
             {
                 throw new ArgumentException(
                     $"{purpose} needs at least two usable photos of each class; found {count} {label.ToString().ToLowerInvariant()} photo(s) "
-                    + $"among {listed} ({extracted.Skipped.Count} skipped).",
-                    paramName);
+                    + $"among {listed} ({listed - usable.Count} skipped).");
             }
         }
 

@@ -62,68 +62,52 @@ public sealed class FusionReport
 
     /// <summary>
     /// Splits <paramref name="data"/> with <see cref="ImageDataset.Split"/> (<paramref name="validationFraction"/>,
-    /// <see cref="CatsDogsOptions.Seed"/>) and evaluates every combination of <see cref="CatsDogsOptions.Backbones"/>.
+    /// the head's seed) and evaluates every combination of the feature options' backbones.
     /// </summary>
-    public static FusionReport Evaluate(ImageDataset data, CatsDogsOptions options, double validationFraction = 0.2, IProgress<CatsDogsProgress>? progress = null, CancellationToken cancellationToken = default)
+    public static FusionReport Evaluate(ImageDataset data, FeatureOptions features, HeadOptions head, double validationFraction = 0.2, IProgress<CatsDogsProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(data);
-        ArgumentNullException.ThrowIfNull(options);
-        var (train, test) = data.Split(validationFraction, options.Seed);
-        return Evaluate(train, test, options, progress, cancellationToken);
+        ArgumentNullException.ThrowIfNull(head);
+        LabelChecks.RequireLabels(data, "the fusion report");
+        var (train, test) = data.Split(validationFraction, head.Seed);
+        return Evaluate(train, test, features, head, progress, cancellationToken);
     }
 
-    /// <summary>Trains every combination of <see cref="CatsDogsOptions.Backbones"/> on <paramref name="train"/> and scores it on <paramref name="test"/>.</summary>
+    /// <summary>Trains every combination of the feature options' backbones on <paramref name="train"/> and scores it on <paramref name="test"/>.</summary>
     /// <exception cref="ArgumentException">A photo is unlabelled, or no backbone is given.</exception>
-    public static FusionReport Evaluate(ImageDataset train, ImageDataset test, CatsDogsOptions options, IProgress<CatsDogsProgress>? progress = null, CancellationToken cancellationToken = default)
+    public static FusionReport Evaluate(ImageDataset train, ImageDataset test, FeatureOptions features, HeadOptions head, IProgress<CatsDogsProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(test);
-        ArgumentNullException.ThrowIfNull(options);
-        LabelChecks.RequireLabels(train.Concat(test), "the fusion report", nameof(train));
+        features = (features ?? throw new ArgumentNullException(nameof(features))).Validate();
+        head = (head ?? throw new ArgumentNullException(nameof(head))).Validate();
+        LabelChecks.RequireLabels(test, "the fusion report");
 
-        var specs = options.Backbones;
-        var backbones = Backbone.OpenAll(specs, options.ModelsDirectory, device: options.Device);
-        try
+        var specs = features.Backbones;
+        using var backbones = BackboneSet.Open(specs, features.ModelsDirectory, device: features.Device);
+        var clock = Stopwatch.StartNew();
+        var extractor = FeatureExtractor.Create(backbones, features);
+        var (trainFeatures, labels) = LabelledFeatures.Extract(extractor, train, "the fusion report's training split", progress, cancellationToken, "features (train)");
+        var testFeatures = extractor.Extract(test, progress, cancellationToken, "features (held out)");
+        var featureTime = clock.Elapsed;
+        clock.Restart();
+
+        var truth = testFeatures.Images.Select(e => e.Label == PetLabel.Dog).ToArray();
+        var combinations = Combinations(specs.Count);
+        var rows = new List<FusionRow>();
+        foreach (var (combination, index) in combinations.Select((c, i) => (c, i)))
         {
-            var clock = Stopwatch.StartNew();
-            var extractor = FeatureExtractor.Create(backbones, options);
-            var trainFeatures = extractor.Extract(train, progress, cancellationToken, "features (train)");
-            var testFeatures = extractor.Extract(test, progress, cancellationToken, "features (held out)");
-            var featureTime = clock.Elapsed;
-            clock.Restart();
-
-            var labels = LabelChecks.UsableLabels(trainFeatures, train.Count, "The fusion report's training split", nameof(train));
-
-            var truth = testFeatures.Images.Select(e => e.Label == PetLabel.Dog).ToArray();
-            var offsets = new int[specs.Count];
-            for (var i = 1; i < specs.Count; i++)
-            {
-                offsets[i] = offsets[i - 1] + specs[i - 1].FeatureDimension;
-            }
-
-            var combinations = Combinations(specs.Count);
-            var rows = new List<FusionRow>();
-            foreach (var (combination, index) in combinations.Select((c, i) => (c, i)))
-            {
-                progress?.Report(new CatsDogsProgress("combinations", index, combinations.Count));
-                var blocks = combination.Select(b => specs[b].FeatureDimension).ToArray();
-                var (head, search) = HeadTrainer.Train(Slice(trainFeatures.Features, combination, offsets, specs), labels, blocks, options, cancellationToken);
-                var p = head.Predict(Slice(testFeatures.Features, combination, offsets, specs)).Select(v => (double)v).ToArray();
-                rows.Add(new FusionRow(
-                    combination.Select(b => specs[b].Name).ToArray(), blocks.Sum(), Metrics.LogLoss(truth, p), Metrics.Accuracy(truth, p), Metrics.Auc(truth, p), search.Best.L2, search.Excluded.Count));
-            }
-
-            progress?.Report(new CatsDogsProgress("combinations", combinations.Count, combinations.Count));
-            var ordered = rows.OrderBy(r => r.LogLoss).ThenBy(r => r.Backbones.Count).ToArray();
-            return new FusionReport(ordered, trainFeatures.Images.Count, testFeatures.Images.Count, [.. trainFeatures.Skipped, .. testFeatures.Skipped], featureTime, clock.Elapsed);
+            progress?.Report(new CatsDogsProgress("combinations", index, combinations.Count));
+            var blocks = combination.Select(b => specs[b].FeatureDimension).ToArray();
+            var (fitted, search) = HeadTrainer.Train(Slice(trainFeatures.Features, combination, backbones), labels, blocks, head, cancellationToken);
+            var p = fitted.Predict(Slice(testFeatures.Features, combination, backbones)).Select(v => (double)v).ToArray();
+            rows.Add(new FusionRow(
+                combination.Select(b => specs[b].Name).ToArray(), blocks.Sum(), Metrics.LogLoss(truth, p), Metrics.Accuracy(truth, p), Metrics.Auc(truth, p), search.Best.L2, search.Excluded.Count));
         }
-        finally
-        {
-            foreach (var backbone in backbones)
-            {
-                backbone.Dispose();
-            }
-        }
+
+        progress?.Report(new CatsDogsProgress("combinations", combinations.Count, combinations.Count));
+        var ordered = rows.OrderBy(r => r.LogLoss).ThenBy(r => r.Backbones.Count).ToArray();
+        return new FusionReport(ordered, trainFeatures.Images.Count, testFeatures.Images.Count, [.. trainFeatures.Skipped, .. testFeatures.Skipped], featureTime, clock.Elapsed);
     }
 
     /// <summary>The table as Markdown (combination, dimension, log loss, accuracy, AUC, L2), best first.</summary>
@@ -164,15 +148,16 @@ public sealed class FusionReport
         return [.. singles, .. pairs, Enumerable.Range(0, n).ToArray()];
     }
 
-    private static float[][] Slice(IReadOnlyList<float[]> features, int[] combination, int[] offsets, IReadOnlyList<BackboneSpec> specs) =>
+    private static float[][] Slice(IReadOnlyList<float[]> features, int[] combination, BackboneSet backbones) =>
         features.Select(f =>
         {
-            var sliced = new float[combination.Sum(b => specs[b].FeatureDimension)];
+            var sliced = new float[combination.Sum(b => backbones[b].Spec.FeatureDimension)];
             var at = 0;
             foreach (var b in combination)
             {
-                Array.Copy(f, offsets[b], sliced, at, specs[b].FeatureDimension);
-                at += specs[b].FeatureDimension;
+                var width = backbones[b].Spec.FeatureDimension;
+                Array.Copy(f, backbones.Offsets[b], sliced, at, width);
+                at += width;
             }
 
             return sliced;

@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Text;
+using CatsDogs.ML.Data;
 
 namespace CatsDogs.ML.Evaluation;
 
@@ -14,6 +14,13 @@ public sealed record SubmissionOptions
 
     /// <summary>Write even when some test photos could not be scored (their ids are missing from the file).</summary>
     public bool AllowMissing { get; init; }
+
+    /// <summary>Checks the clip range before any work is done.</summary>
+    /// <exception cref="ArgumentException">The range is not 0 ≤ min &lt; max ≤ 1.</exception>
+    public SubmissionOptions Validate() =>
+        ClipMin >= 0 && ClipMin < ClipMax && ClipMax <= 1
+            ? this
+            : throw new ArgumentException(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"The clip range [{ClipMin}, {ClipMax}] must satisfy 0 ≤ min < max ≤ 1, e.g. 0.005,0.995."));
 }
 
 /// <summary>A submission was refused: some photos could not be scored, or ids are missing or repeated.</summary>
@@ -35,11 +42,7 @@ public static class KaggleSubmission
     {
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentNullException.ThrowIfNull(predictions);
-        options ??= new SubmissionOptions();
-        if (!(options.ClipMin >= 0 && options.ClipMin < options.ClipMax && options.ClipMax <= 1))
-        {
-            throw new ArgumentException($"Clip range [{options.ClipMin}, {options.ClipMax}] must satisfy 0 ≤ min < max ≤ 1.", nameof(options));
-        }
+        options = (options ?? new SubmissionOptions()).Validate();
 
         if (predictions.Skipped.Count > 0 && !options.AllowMissing)
         {
@@ -47,7 +50,7 @@ public static class KaggleSubmission
                 $"{predictions.Skipped.Count} test photo(s) could not be scored, so the submission would lack their ids: "
                 + string.Join("; ", predictions.Skipped.Take(20).Select(s => $"{s.Image.Path}: {s.Reason}"))
                 + (predictions.Skipped.Count > 20 ? "; …" : "")
-                + ". Fix or remove them, or allow missing rows explicitly.",
+                + ". Fix or remove them, or allow missing rows explicitly (--allow-missing on the command line, SubmissionOptions.AllowMissing in code).",
                 predictions.Skipped);
         }
 
@@ -67,20 +70,28 @@ public static class KaggleSubmission
                 []);
         }
 
-        writer.Write("id,label\n");
+        if (predictions.Scored.FirstOrDefault(p => !float.IsFinite(p.DogProbability)) is { } notANumber)
+        {
+            throw new IncompleteSubmissionException(
+                $"'{notANumber.Image.Path}' was scored {notANumber.DogProbability}, not a probability; the model is broken. Train it again.",
+                [new SkippedImage(notANumber.Image, "its score is not a number")]);
+        }
+
+        var csv = new CsvWriter("id", "label");
         foreach (var p in predictions.Scored.OrderBy(p => p.Image.Id))
         {
-            var label = Math.Clamp((double)p.DogProbability, options.ClipMin, options.ClipMax);
-            writer.Write(string.Create(CultureInfo.InvariantCulture, $"{p.Image.Id},{label:0.######}\n"));
+            csv.Row(p.Image.Id!.Value, Math.Clamp((double)p.DogProbability, options.ClipMin, options.ClipMax));
         }
+
+        writer.Write(csv.ToString());
     }
 
-    /// <summary>Writes the submission to a file (UTF-8, no BOM), replacing it only when complete.</summary>
+    /// <summary>Writes the submission to a file (UTF-8, no BOM), replacing it only when complete (<see cref="OutputFile"/>).</summary>
     public static void Write(string path, BatchPrediction predictions, SubmissionOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         using var text = new StringWriter(CultureInfo.InvariantCulture);
         Write(text, predictions, options);
-        File.WriteAllText(path, text.ToString(), new UTF8Encoding(false));
+        OutputFile.WriteText(path, text.ToString());
     }
 }

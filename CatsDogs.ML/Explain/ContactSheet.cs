@@ -6,6 +6,56 @@ using SkiaSharp;
 namespace CatsDogs.ML.Explain;
 
 /// <summary>
+/// One cell of a contact sheet: a thumbnail of an explanation's overlay (fitted into a square) and its caption. Cells
+/// are small, so a sheet of a long run keeps only these, not the explanations.
+/// </summary>
+public sealed class ContactSheetCell
+{
+    private readonly byte[] _rgba;
+
+    private ContactSheetCell(byte[] rgba, int size, string caption, (int R, int G, int B) colour)
+    {
+        _rgba = rgba;
+        Size = size;
+        Caption = caption;
+        Colour = colour;
+    }
+
+    /// <summary>Side of the square thumbnail, in pixels.</summary>
+    public int Size { get; }
+
+    /// <summary>File name, the label when known and P(dog).</summary>
+    public string Caption { get; }
+
+    internal (int R, int G, int B) Colour { get; }
+
+    internal ReadOnlySpan<byte> Rgba => _rgba;
+
+    /// <summary>The cell of <paramref name="explanation"/>: its overlay fitted into a <paramref name="size"/>-pixel square on dark grey.</summary>
+    public static ContactSheetCell Of(Explanation explanation, int size = 256)
+    {
+        ArgumentNullException.ThrowIfNull(explanation);
+        ArgumentOutOfRangeException.ThrowIfLessThan(size, 64);
+        var e = explanation;
+        var info = new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Opaque);
+        using var cell = new SKBitmap(info);
+        using (var canvas = new SKCanvas(cell))
+        {
+            canvas.Clear(new SKColor(24, 24, 24));
+            using var overlay = SKImage.FromPixelCopy(new SKImageInfo(e.Width, e.Height, SKColorType.Rgba8888, SKAlphaType.Opaque), e.OverlayRgba);
+            var scale = Math.Min((float)size / e.Width, (float)size / e.Height);
+            float w = e.Width * scale, h = e.Height * scale;
+            canvas.DrawImage(overlay, SKRect.Create((size - w) / 2, (size - h) / 2, w, h), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear));
+        }
+
+        var colour = e.Image.Label is null ? (R: 230, G: 230, B: 230) : e.Image.Label == e.PredictedLabel ? (R: 90, G: 220, B: 90) : (R: 255, G: 80, B: 80);
+        var label = e.Image.Label is { } truth ? $" {truth.ToString().ToUpperInvariant()}" : "";
+        var caption = string.Create(CultureInfo.InvariantCulture, $"{Path.GetFileNameWithoutExtension(e.Image.Path)}{label} P(DOG)={e.DogProbability:0.000}");
+        return new ContactSheetCell(cell.GetPixelSpan().ToArray(), size, caption, colour);
+    }
+}
+
+/// <summary>
 /// The original app's contact sheet: explained photos in a grid (4 × 4 for 16), each overlay scaled into a square
 /// cell with a caption: file name, P(dog), and the label when known (green when the prediction is right, red when
 /// wrong). Captions use a built-in 5×7 pixel font, so no system font is needed.
@@ -16,52 +66,60 @@ public static class ContactSheet
     private const int TextScale = 2;
     private const int CaptionHeight = (7 * TextScale) + (2 * Margin);
 
-    /// <summary>Renders the sheet as PNG bytes.</summary>
+    /// <summary>Renders the sheet of <paramref name="explanations"/> as PNG bytes.</summary>
     /// <param name="explanations">The photos, in reading order.</param>
     /// <param name="columns">Photos per row (default 4).</param>
     /// <param name="cellSize">Side of each photo's square, in pixels (default 256).</param>
     public static byte[] RenderPng(IReadOnlyList<Explanation> explanations, int columns = 4, int cellSize = 256)
     {
         ArgumentNullException.ThrowIfNull(explanations);
+        return RenderPng(explanations.Select(e => ContactSheetCell.Of(e, cellSize)).ToArray(), columns);
+    }
+
+    /// <summary>Renders a sheet of cells (all of one size) as PNG bytes.</summary>
+    public static byte[] RenderPng(IReadOnlyList<ContactSheetCell> cells, int columns = 4)
+    {
+        ArgumentNullException.ThrowIfNull(cells);
         ArgumentOutOfRangeException.ThrowIfLessThan(columns, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(cellSize, 64);
-        var rows = Math.Max(1, (explanations.Count + columns - 1) / columns);
-        int cellHeight = cellSize + CaptionHeight, width = columns * cellSize, height = rows * cellHeight;
-        var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque);
-        using var sheet = new SKBitmap(info);
-        using (var canvas = new SKCanvas(sheet))
+        var cellSize = cells.Count == 0 ? 256 : cells[0].Size;
+        if (cells.Any(c => c.Size != cellSize))
         {
-            canvas.Clear(new SKColor(24, 24, 24));
-            using var sampling = new SKPaint();
-            for (var i = 0; i < explanations.Count; i++)
-            {
-                var e = explanations[i];
-                float x0 = i % columns * cellSize, y0 = i / columns * cellHeight;
-                using var overlay = SKImage.FromPixelCopy(new SKImageInfo(e.Width, e.Height, SKColorType.Rgba8888, SKAlphaType.Opaque), e.OverlayRgba);
-                var scale = Math.Min((float)cellSize / e.Width, (float)cellSize / e.Height);
-                float w = e.Width * scale, h = e.Height * scale;
-                canvas.DrawImage(overlay, SKRect.Create(x0 + ((cellSize - w) / 2), y0 + ((cellSize - h) / 2), w, h), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear));
-            }
+            throw new ArgumentException("Every cell of a contact sheet must have the same size.", nameof(cells));
         }
 
-        var pixels = sheet.GetPixelSpan().ToArray();
-        for (var i = 0; i < explanations.Count; i++)
+        var rows = Math.Max(1, (cells.Count + columns - 1) / columns);
+        int cellHeight = cellSize + CaptionHeight, width = columns * cellSize, height = rows * cellHeight;
+        var pixels = new byte[width * height * 4];
+        for (var i = 0; i < pixels.Length; i += 4)
         {
-            var e = explanations[i];
-            var colour = e.Image.Label is null ? (R: 230, G: 230, B: 230) : e.Image.Label == e.PredictedLabel ? (R: 90, G: 220, B: 90) : (R: 255, G: 80, B: 80);
-            var label = e.Image.Label is { } truth ? $" {truth.ToString().ToUpperInvariant()}" : "";
-            var caption = string.Create(CultureInfo.InvariantCulture, $"{Path.GetFileNameWithoutExtension(e.Image.Path)}{label} P(DOG)={e.DogProbability:0.000}");
+            (pixels[i], pixels[i + 1], pixels[i + 2], pixels[i + 3]) = (24, 24, 24, 255);
+        }
+
+        for (var i = 0; i < cells.Count; i++)
+        {
+            int x0 = i % columns * cellSize, y0 = i / columns * cellHeight;
+            var thumbnail = cells[i].Rgba;
+            for (var row = 0; row < cellSize; row++)
+            {
+                thumbnail.Slice(row * cellSize * 4, cellSize * 4).CopyTo(pixels.AsSpan((((y0 + row) * width) + x0) * 4, cellSize * 4));
+            }
+
             var room = cellSize - (2 * Margin);
+            var caption = cells[i].Caption;
             var scale = caption.Length * 6 * TextScale <= room ? TextScale : 1; // long names in the small font
-            PixelFont.Draw(pixels, width, height, caption, (i % columns * cellSize) + Margin, (i / columns * cellHeight) + cellSize + Margin, scale, colour, maxWidth: room);
+            PixelFont.Draw(pixels, width, height, caption, x0 + Margin, y0 + cellSize + Margin, scale, cells[i].Colour, maxWidth: room);
         }
 
         return RgbaPixels.Encode(pixels, width, height, SKEncodedImageFormat.Png);
     }
 
-    /// <summary>Writes the sheet as a PNG file.</summary>
+    /// <summary>Writes the sheet of <paramref name="explanations"/> as a PNG file.</summary>
     public static void SavePng(IReadOnlyList<Explanation> explanations, string path, int columns = 4, int cellSize = 256) =>
-        File.WriteAllBytes(path, RenderPng(explanations, columns, cellSize));
+        OutputFile.WriteBytes(path, RenderPng(explanations, columns, cellSize));
+
+    /// <summary>Writes a sheet of cells as a PNG file.</summary>
+    public static void SavePng(IReadOnlyList<ContactSheetCell> cells, string path, int columns = 4) =>
+        OutputFile.WriteBytes(path, RenderPng(cells, columns));
 }
 
 /// <summary>A 5×7 pixel font (digits, A–Z, a few signs; lower case is drawn as upper case).</summary>

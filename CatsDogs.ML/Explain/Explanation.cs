@@ -68,10 +68,14 @@ public sealed class Explanation
     /// <summary>One class activation map per backbone, in the model's backbone order.</summary>
     public IReadOnlyList<BackboneHeatmap> Heatmaps { get; }
 
-    /// <summary>Width of the upright photo in its own pixels (and of <see cref="Combined"/> and the overlay).</summary>
+    /// <summary>
+    /// Width of the overlay and of <see cref="Combined"/>, in the photo's pixels as decoded: the photo's own width,
+    /// except for a JPEG more than twice the networks' input size on its short side, which is decoded (for scoring and
+    /// explaining alike) at the 1/2, 1/4 or 1/8 scale that still covers the input.
+    /// </summary>
     public int Width { get; }
 
-    /// <summary>Height of the upright photo in its own pixels.</summary>
+    /// <summary>Height of the overlay and of <see cref="Combined"/> (see <see cref="Width"/>).</summary>
     public int Height { get; }
 
     /// <summary>
@@ -89,6 +93,6 @@ public sealed class Explanation
     /// <summary>Encodes the overlay as PNG.</summary>
     public byte[] OverlayPng() => RgbaPixels.Encode(_overlay, Width, Height, SKEncodedImageFormat.Png);
 
-    /// <summary>Writes the overlay as a PNG file.</summary>
-    public void SaveOverlayPng(string path) => File.WriteAllBytes(path, OverlayPng());
+    /// <summary>Writes the overlay as a PNG file (through a temporary file; a failure leaves a previous file intact).</summary>
+    public void SaveOverlayPng(string path) => OutputFile.WriteBytes(path, OverlayPng());
 }

@@ -14,9 +14,9 @@ public sealed class BackboneFeaturizer : IEstimator<BackboneFeaturizerTransforme
 {
     private readonly string _outputColumn;
     private readonly string _pathColumn;
-    private readonly CatsDogsOptions _options;
+    private readonly FeatureOptions _options;
 
-    internal BackboneFeaturizer(string outputColumn, string pathColumn, CatsDogsOptions options)
+    internal BackboneFeaturizer(string outputColumn, string pathColumn, FeatureOptions options)
     {
         _outputColumn = outputColumn;
         _pathColumn = pathColumn;
@@ -28,7 +28,8 @@ public sealed class BackboneFeaturizer : IEstimator<BackboneFeaturizerTransforme
     {
         ArgumentNullException.ThrowIfNull(input);
         CheckPathColumn(input.Schema.GetColumnOrNull(_pathColumn)?.Type);
-        var backbones = Backbone.OpenAll(_options.Backbones, _options.ModelsDirectory, device: _options.Device);
+        _options.Validate();
+        var backbones = BackboneSet.Open(_options.Backbones, _options.ModelsDirectory, device: _options.Device);
         return new BackboneFeaturizerTransformer(_outputColumn, _pathColumn, backbones, FeatureExtractor.Create(backbones, _options));
     }
 
@@ -74,11 +75,11 @@ public sealed class BackboneFeaturizerTransformer : ITransformer, IDisposable
 {
     private readonly string _outputColumn;
     private readonly string _pathColumn;
-    private readonly Backbone[] _backbones;
+    private readonly BackboneSet _backbones;
     private readonly FeatureExtractor _extractor;
     private List<SkippedImage> _skipped = [];
 
-    internal BackboneFeaturizerTransformer(string outputColumn, string pathColumn, Backbone[] backbones, FeatureExtractor extractor)
+    internal BackboneFeaturizerTransformer(string outputColumn, string pathColumn, BackboneSet backbones, FeatureExtractor extractor)
     {
         _outputColumn = outputColumn;
         _pathColumn = pathColumn;
@@ -141,13 +142,7 @@ public sealed class BackboneFeaturizerTransformer : ITransformer, IDisposable
         throw new NotSupportedException("Save the trained CatsDogsClassifier instead (CatsDogsClassifier.Save), which records backbones and hashes.");
 
     /// <inheritdoc />
-    public void Dispose()
-    {
-        foreach (var backbone in _backbones)
-        {
-            backbone.Dispose();
-        }
-    }
+    public void Dispose() => _backbones.Dispose();
 
     // The input's rows with one more column whose values were computed up front, indexed by row position.
     private sealed class FeatureDataView(IDataView input, DataViewSchema schema, float[][] rows) : IDataView

@@ -1,13 +1,13 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
-using System.Text;
 
 namespace CatsDogs.ML.Features;
 
 /// <summary>
-/// Pooled features on disk, one small file per (backbone fingerprint, image content hash). Keys are derived from
-/// content, never from a flag: a different model file, preprocessing or photo gives a different key. Each entry
+/// Pooled features on disk, one small file per key (<see cref="FeatureCacheKey"/>: backbone, view, photo content).
+/// Keys are derived from content, never from a flag: a different model file, preprocessing, view or photo gives a
+/// different key. Each entry
 /// carries a versioned header, its own key and a checksum, is written to a temporary file and moved into place,
 /// and is recomputed whenever any check fails.
 /// </summary>
@@ -54,25 +54,25 @@ internal sealed class FeatureCache
 
     private int _writeFailures;
 
-    /// <summary>The entry key: SHA-256 over the cache format, the backbone fingerprint and the image hash.</summary>
-    public static byte[] Key(string backboneFingerprint, string imageSha256) =>
-        SHA256.HashData(Encoding.UTF8.GetBytes($"catsdogs-features/v{FormatVersion}\n{backboneFingerprint}\n{imageSha256}"));
+    /// <summary>Tests only: runs with the temporary file's path just before it is moved into place.</summary>
+    internal Action<string>? BeforeMove { get; set; }
 
     /// <summary>Reads an entry into <paramref name="features"/>; false when it is absent or fails any check.</summary>
     public bool TryRead(byte[] key, Span<float> features)
     {
         var path = PathOf(key);
+        var payload = features.Length * sizeof(float);
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            // Bounded: an entry is never larger than its header, payload and checksum; a FIFO is refused, not waited on.
+            bytes = Data.FileKind.ReadAll(path, HeaderLength + payload + ChecksumLength).ToArray();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return false;
         }
 
-        var payload = features.Length * sizeof(float);
         if (bytes.Length != HeaderLength + payload + ChecksumLength
             || !bytes.AsSpan(0, 4).SequenceEqual(Magic)
             || BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(4)) != FormatVersion
@@ -83,12 +83,21 @@ internal sealed class FeatureCache
             return false;
         }
 
-        MemoryMarshal.Cast<byte, float>(bytes.AsSpan(HeaderLength, payload)).CopyTo(features);
         if (!BitConverter.IsLittleEndian)
         {
             throw new PlatformNotSupportedException("The feature cache stores little-endian floats.");
         }
 
+        var values = MemoryMarshal.Cast<byte, float>(bytes.AsSpan(HeaderLength, payload));
+        foreach (var v in values)
+        {
+            if (!float.IsFinite(v))
+            {
+                return false;
+            }
+        }
+
+        values.CopyTo(features);
         return true;
     }
 
@@ -110,6 +119,7 @@ internal sealed class FeatureCache
         {
             System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             File.WriteAllBytes(temp, bytes);
+            BeforeMove?.Invoke(temp);
             File.Move(temp, path, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

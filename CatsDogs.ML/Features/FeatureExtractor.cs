@@ -9,29 +9,32 @@ namespace CatsDogs.ML.Features;
 /// <summary>Features of the photos that could be used, in input order, and the ones that could not.</summary>
 internal sealed record ExtractedFeatures(IReadOnlyList<ImageEntry> Images, IReadOnlyList<float[]> Features, IReadOnlyList<SkippedImage> Skipped);
 
+/// <summary>A feature map of one backbone and view, as the session returned it.</summary>
+internal sealed record FeatureMap(float[] Values, long[] Shape);
+
 /// <summary>
-/// Photo → concatenated pooled features of every backbone, in the backbones' order. Each photo is read and hashed
-/// once, looked up in the cache per backbone, and decoded once (rendered once per input size) for the backbones that
-/// missed. Photos are processed concurrently, one per core, each backbone session running single-threaded.
+/// The photo pipeline: photo bytes → decoded once → each view rendered once per input size → a tensor per
+/// backbone → one run per (backbone, view) → each backbone's output averaged over the views, in view order, and
+/// concatenated in backbone order. Scoring, training, explaining and the audit all go through <see cref="Compute"/>,
+/// so the same bytes give the same features whatever asked for them. Batches are cached per (backbone, view) and
+/// processed one photo per core; a single photo runs its views concurrently instead.
 /// </summary>
 internal sealed class FeatureExtractor
 {
-    private readonly IReadOnlyList<Backbone> _backbones;
+    private readonly BackboneSet _backbones;
+    private readonly IReadOnlyList<ImageView> _views;
     private readonly FeatureCache? _cache;
     private readonly int[] _offsets;
     private readonly int[] _lengths;
+    private readonly string[,] _identities;
+    private readonly float _viewWeight;
     private readonly ConcurrentBag<Scratch> _idle = new();
 
-    public FeatureExtractor(IReadOnlyList<Backbone> backbones, FeatureCache? cache, bool averageWithMirror = false, BackboneOutput output = BackboneOutput.Pooled)
+    public FeatureExtractor(BackboneSet backbones, IReadOnlyList<ImageView> views, FeatureCache? cache, BackboneOutput output = BackboneOutput.Pooled)
     {
-        if (backbones.Count == 0)
-        {
-            throw new ArgumentException("At least one backbone is needed.", nameof(backbones));
-        }
-
         _backbones = backbones;
+        _views = ImageView.CheckList(views);
         _cache = cache;
-        AverageWithMirror = averageWithMirror;
         Output = output;
         _lengths = backbones.Select(b => b.OutputLength(output)).ToArray();
         _offsets = new int[backbones.Count];
@@ -41,34 +44,49 @@ internal sealed class FeatureExtractor
         }
 
         Dimension = _lengths.Sum();
+        DecodeSize = PhotoViews.MinDecodeSize(backbones.Select(b => b.Spec.Preprocessing), views);
+        _viewWeight = 1f / views.Count;
+        _identities = new string[backbones.Count, views.Count];
+        for (var b = 0; b < backbones.Count; b++)
+        {
+            for (var v = 0; v < views.Count; v++)
+            {
+                _identities[b, v] = FeatureCacheKey.Identity(backbones[b], views[v], output, DecodeSize);
+            }
+        }
     }
 
-    /// <summary>
-    /// An extractor configured by <paramref name="options"/>: its cache folder (or none), mirror averaging and degree
-    /// of parallelism; <paramref name="output"/> chooses the pooled features (default) or the ImageNet head, which is
-    /// never mirror-averaged.
-    /// </summary>
-    public static FeatureExtractor Create(IReadOnlyList<Backbone> backbones, CatsDogsOptions options, BackboneOutput output = BackboneOutput.Pooled) =>
-        new(
-            backbones,
-            options.UseCache ? new FeatureCache(options.CacheDirectory ?? FeatureCache.DefaultDirectory) : null,
-            options.AverageWithMirror && output == BackboneOutput.Pooled,
-            output)
+    /// <summary>An extractor configured by <paramref name="options"/> (views, cache, parallelism, photo size cap).</summary>
+    public static FeatureExtractor Create(BackboneSet backbones, FeatureOptions options, BackboneOutput output = BackboneOutput.Pooled) =>
+        new(backbones, output == BackboneOutput.Pooled ? options.Views : [ImageView.Native], options.UseCache ? new FeatureCache(options.CacheDirectory ?? FeatureCache.DefaultDirectory) : null, output)
         {
             MaxDegreeOfParallelism = options.MaxDegreeOfParallelism,
+            MaxPhotoBytes = options.MaxPhotoBytes,
         };
 
     /// <summary>Which output of each backbone is extracted (pooled features unless an ImageNet head is asked for).</summary>
     public BackboneOutput Output { get; }
 
-    /// <summary>Whether each backbone's features are the mean of the photo's and its mirror image's (test-time augmentation).</summary>
-    public bool AverageWithMirror { get; }
+    /// <summary>The views features are averaged over.</summary>
+    public IReadOnlyList<ImageView> Views => _views;
+
+    /// <summary>The backbones, in feature order.</summary>
+    public BackboneSet Backbones => _backbones;
 
     /// <summary>Length of the concatenated feature vector.</summary>
     public int Dimension { get; }
 
-    /// <summary>How many photos each worker takes at a time; the degree of parallelism.</summary>
+    /// <summary>The short side photos are decoded at (at least; see <see cref="PhotoViews.MinDecodeSize"/>).</summary>
+    public int DecodeSize { get; }
+
+    /// <summary>How many photos are processed at once; the degree of parallelism.</summary>
     public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Largest photo file read.</summary>
+    public long MaxPhotoBytes { get; init; } = PhotoFile.DefaultMaxBytes;
+
+    /// <summary>Where each backbone's output starts in the concatenated vector.</summary>
+    public int Offset(int backbone) => _offsets[backbone];
 
     /// <summary>Extracts features for a batch; unusable photos are reported, never thrown.</summary>
     public ExtractedFeatures Extract(IReadOnlyList<ImageEntry> images, IProgress<CatsDogsProgress>? progress, CancellationToken cancellationToken, string stage = "features")
@@ -79,7 +97,7 @@ internal sealed class FeatureExtractor
         progress?.Report(new CatsDogsProgress(stage, 0, images.Count));
         var options = new ParallelOptions { MaxDegreeOfParallelism = MaxDegreeOfParallelism, CancellationToken = cancellationToken };
 
-        Parallel.For(0, images.Count, options, RentScratch, (i, _, scratch) =>
+        Parallel.For(0, images.Count, options, Rent, (i, _, scratch) =>
         {
             var output = new float[Dimension];
             reasons[i] = TryExtract(images[i], scratch, output);
@@ -91,7 +109,7 @@ internal sealed class FeatureExtractor
             }
 
             return scratch;
-        }, _idle.Add);
+        }, Return);
 
         var used = new List<ImageEntry>(images.Count);
         var vectors = new List<float[]>(images.Count);
@@ -112,209 +130,172 @@ internal sealed class FeatureExtractor
         return new ExtractedFeatures(used, vectors, skipped);
     }
 
-    /// <summary>Features of one encoded photo, without the cache.</summary>
+    /// <summary>Features of one encoded photo, without the cache; its views run concurrently.</summary>
     /// <exception cref="ImageDecodeException">The bytes are not a usable image.</exception>
     public float[] ExtractOne(ReadOnlySpan<byte> bytes, string source)
     {
         var output = new float[Dimension];
-        var scratch = RentScratch();
+        var scratch = Rent();
         try
         {
-            Compute(bytes, source, scratch, output, missing: null, parallel: true);
+            using (Compute(bytes, source, scratch, missing: null, maps: null, parallel: true))
+            {
+                Average(scratch, output);
+            }
         }
         finally
         {
-            _idle.Add(scratch);
+            Return(scratch);
         }
 
         return output;
     }
 
-    // Parallel.For restarts its worker tasks from time to time, calling the local init each time (65 times for 2,000
-    // photos on 2 cores), and every Predict is a call of its own: scratch buffers (read, decode and tensor buffers)
-    // are kept between uses, one set per concurrent user, instead of one per restart or per photo.
-    private Scratch RentScratch() => _idle.TryTake(out var reused) ? reused : new Scratch(_backbones, _lengths);
+    /// <summary>A set of per-worker buffers, reused; give it back with <see cref="Return"/>.</summary>
+    public Scratch Rent() => _idle.TryTake(out var reused) ? reused : new Scratch(_backbones, _views.Count, _lengths);
+
+    /// <summary>Gives buffers back for the next caller.</summary>
+    public void Return(Scratch scratch) => _idle.Add(scratch);
+
+    /// <summary>
+    /// Decodes the photo once and runs every (backbone, view) that <paramref name="missing"/> marks (all when null):
+    /// each output lands in <see cref="Scratch.ViewOutputs"/>, and, when <paramref name="maps"/> is given (sessions
+    /// that expose feature maps), each feature map in it. Returns the decoded photo, which the caller disposes.
+    /// </summary>
+    /// <exception cref="ImageDecodeException">The bytes are not a usable image.</exception>
+    public PhotoViews Compute(ReadOnlySpan<byte> bytes, string source, Scratch scratch, bool[,]? missing, FeatureMap?[,]? maps, bool parallel)
+    {
+        var photo = PhotoViews.Decode(bytes, source, DecodeSize, scratch.Render);
+        try
+        {
+            var jobs = new List<(int Backbone, int View)>();
+            for (var b = 0; b < _backbones.Count; b++)
+            {
+                for (var v = 0; v < _views.Count; v++)
+                {
+                    if (missing is null || missing[b, v])
+                    {
+                        jobs.Add((b, v));
+                    }
+                }
+            }
+
+            // Rendering (and mirroring) happens once per view and input size, before any run; runs are then pure.
+            var pixels = jobs.Select(j => photo.Render(_backbones[j.Backbone].Spec.Preprocessing, _views[j.View])).ToArray();
+            void RunJob(int k, float[] input)
+            {
+                var (b, v) = jobs[k];
+                _backbones[b].Writer.Write(pixels[k], input);
+                if (maps is null)
+                {
+                    _backbones[b].Run(input, scratch.ViewOutputs[b][v], Output);
+                }
+                else
+                {
+                    var (map, shape) = _backbones[b].RunWithMap(input, scratch.ViewOutputs[b][v]);
+                    maps[b, v] = new FeatureMap(map, shape);
+                }
+            }
+
+            if (parallel && jobs.Count > 1)
+            {
+                Parallel.For(0, jobs.Count, new ParallelOptions { MaxDegreeOfParallelism = MaxDegreeOfParallelism }, k => RunJob(k, new float[_backbones[jobs[k].Backbone].Writer.Length]));
+            }
+            else
+            {
+                for (var k = 0; k < jobs.Count; k++)
+                {
+                    RunJob(k, scratch.Inputs[jobs[k].Backbone]);
+                }
+            }
+
+            return photo;
+        }
+        catch
+        {
+            photo.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Each backbone's output averaged over the views, in view order, into its slice of <paramref name="output"/>:
+    /// the one place features are averaged, so every caller gets the same floats.
+    /// </summary>
+    public void Average(Scratch scratch, Span<float> output)
+    {
+        for (var b = 0; b < _backbones.Count; b++)
+        {
+            var target = output.Slice(_offsets[b], _lengths[b]);
+            target.Clear();
+            foreach (var values in scratch.ViewOutputs[b])
+            {
+                for (var j = 0; j < target.Length; j++)
+                {
+                    target[j] += _viewWeight * values[j];
+                }
+            }
+        }
+    }
 
     // Returns null on success, else the reason the photo was skipped.
     private string? TryExtract(ImageEntry image, Scratch scratch, float[] output)
     {
-        ReadOnlySpan<byte> bytes;
         try
         {
-            bytes = scratch.Read(image.Path);
-        }
-        catch (FileNotFoundException)
-        {
-            return "the file no longer exists (it vanished after the folder was listed).";
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return $"the file cannot be read: {e.Message}";
-        }
+            var bytes = PhotoFile.Read(image.Path, MaxPhotoBytes, ref scratch.FileBuffer).Span;
+            var imageHash = _cache is null ? "" : Convert.ToHexStringLower(SHA256.HashData(bytes));
+            var missing = new bool[_backbones.Count, _views.Count];
+            var anyMissing = false;
+            for (var b = 0; b < _backbones.Count; b++)
+            {
+                for (var v = 0; v < _views.Count; v++)
+                {
+                    missing[b, v] = _cache is null || !_cache.TryRead(FeatureCacheKey.Of(_identities[b, v], imageHash), scratch.ViewOutputs[b][v]);
+                    anyMissing |= missing[b, v];
+                }
+            }
 
-        var keys = new byte[_backbones.Count][];
-        var missing = new bool[_backbones.Count];
-        var imageHash = _cache is null ? "" : Convert.ToHexStringLower(SHA256.HashData(bytes));
-        var anyMissing = false;
-        for (var b = 0; b < _backbones.Count; b++)
-        {
-            keys[b] = _cache is null ? [] : FeatureCache.Key(CacheIdentity(b), imageHash);
-            missing[b] = _cache is null || !_cache.TryRead(keys[b], output.AsSpan(_offsets[b], _lengths[b]));
-            anyMissing |= missing[b];
-        }
+            if (anyMissing)
+            {
+                using (Compute(bytes, image.Path, scratch, missing, maps: null, parallel: false))
+                {
+                }
 
-        if (!anyMissing)
-        {
+                for (var b = 0; b < _backbones.Count; b++)
+                {
+                    for (var v = 0; v < _views.Count; v++)
+                    {
+                        if (missing[b, v])
+                        {
+                            _cache?.Write(FeatureCacheKey.Of(_identities[b, v], imageHash), scratch.ViewOutputs[b][v]);
+                        }
+                    }
+                }
+            }
+
+            Average(scratch, output);
             return null;
-        }
-
-        try
-        {
-            Compute(bytes, image.Path, scratch, output, missing);
         }
         catch (ImageDecodeException e)
         {
             return e.Reason;
         }
-
-        for (var b = 0; b < _backbones.Count; b++)
-        {
-            if (missing[b])
-            {
-                _cache?.Write(keys[b], output.AsSpan(_offsets[b], _lengths[b]));
-            }
-        }
-
-        return null;
     }
 
-    // What the cached vector of backbone b depends on besides the photo.
-    private string CacheIdentity(int b) => _backbones[b].Fingerprint
-        + (Output == BackboneOutput.ImageNetHead ? "|imagenet-head" : "")
-        + (AverageWithMirror ? "|mirror-average" : "");
-
-    // Decodes once, renders once per input size (and its mirror), and runs the backbones that are still missing:
-    // in order with the worker's buffers for batches (the workers already fill the cores), or all views at once for
-    // a single photo (its latency is then about one network run, not two or eight).
-    private void Compute(ReadOnlySpan<byte> bytes, string source, Scratch scratch, float[] output, bool[]? missing, bool parallel = false)
+    /// <summary>Per-worker buffers, reused for every photo the worker handles.</summary>
+    internal sealed class Scratch(IReadOnlyList<Backbone> backbones, int views, int[] lengths)
     {
-        var needed = Enumerable.Range(0, _backbones.Count).Where(b => missing is null || missing[b]).ToArray();
-        var minSize = needed.Max(b => Math.Max(_backbones[b].Spec.InputWidth, _backbones[b].Spec.InputHeight));
-        using var decoded = ImageDecoder.Decode(bytes, source, minSize, scratch.Decoded);
-        scratch.Rendered.Clear();
-        var jobs = new List<(int Backbone, byte[] Pixels)>();
-        foreach (var b in needed)
-        {
-            var spec = _backbones[b].Spec;
-            var view = (spec.InputWidth, spec.InputHeight, spec.Resize);
-            if (scratch.Rendered.Add(view))
-            {
-                decoded.RenderTo(spec.InputWidth, spec.InputHeight, spec.Resize, scratch.Pixels(view));
-            }
+        /// <summary>Decode and render buffers.</summary>
+        public RenderScratch Render { get; } = new();
 
-            jobs.Add((b, scratch.Pixels(view)));
-            if (AverageWithMirror)
-            {
-                jobs.Add((b, scratch.Mirrored(view, scratch.Pixels(view))));
-            }
-
-            Array.Clear(output, _offsets[b], _lengths[b]);
-        }
-
-        var weight = AverageWithMirror ? 0.5f : 1f;
-        if (!parallel)
-        {
-            foreach (var (b, pixels) in jobs)
-            {
-                _backbones[b].Writer.Write(pixels, scratch.Inputs[b]);
-                _backbones[b].Run(scratch.Inputs[b], scratch.Outputs[b], Output);
-                Accumulate(scratch.Outputs[b], output.AsSpan(_offsets[b], _lengths[b]), weight);
-            }
-
-            return;
-        }
-
-        var results = new float[jobs.Count][];
-        Parallel.For(0, jobs.Count, new ParallelOptions { MaxDegreeOfParallelism = MaxDegreeOfParallelism }, k =>
-        {
-            var (b, pixels) = jobs[k];
-            var input = new float[_backbones[b].Writer.Length];
-            _backbones[b].Writer.Write(pixels, input);
-            results[k] = new float[_lengths[b]];
-            _backbones[b].Run(input, results[k], Output);
-        });
-        for (var k = 0; k < jobs.Count; k++)
-        {
-            Accumulate(results[k], output.AsSpan(_offsets[jobs[k].Backbone], _lengths[jobs[k].Backbone]), weight);
-        }
-    }
-
-    // target += weight × values (weight 1 or ½: exact, so the order of views does not matter).
-    private static void Accumulate(float[] values, Span<float> target, float weight)
-    {
-        for (var j = 0; j < target.Length; j++)
-        {
-            target[j] += weight * values[j];
-        }
-    }
-
-    // Per-worker buffers, reused for every photo the worker handles.
-    private sealed class Scratch(IReadOnlyList<Backbone> backbones, int[] lengths)
-    {
-        private readonly Dictionary<(int, int, ResizePolicy), byte[]> _pixels = new();
-
+        /// <summary>One input tensor per backbone (sequential runs).</summary>
         public float[][] Inputs { get; } = backbones.Select(b => new float[b.Writer.Length]).ToArray();
 
-        public float[][] Outputs { get; } = lengths.Select(n => new float[n]).ToArray();
+        /// <summary>The output of each backbone and view: [backbone][view].</summary>
+        public float[][][] ViewOutputs { get; } = lengths.Select(n => Enumerable.Range(0, views).Select(_ => new float[n]).ToArray()).ToArray();
 
-        public HashSet<(int, int, ResizePolicy)> Rendered { get; } = new();
-
-        public PixelBuffer Decoded { get; } = new();
-
-        private byte[] _file = [];
-
-        // Reads a whole file into the worker's reusable buffer: photos above 85 kB would otherwise each land on the
-        // large-object heap, which grows the process until a full collection.
-        public ReadOnlySpan<byte> Read(string path)
-        {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
-            var length = stream.Length;
-            if (length > Array.MaxLength)
-            {
-                throw new IOException($"the file is {length} bytes, too large to be a photo.");
-            }
-
-            if (_file.Length < length)
-            {
-                _file = new byte[Math.Max(length, _file.Length * 2L)];
-            }
-
-            stream.ReadExactly(_file, 0, (int)length);
-            return _file.AsSpan(0, (int)length);
-        }
-
-        // The left-right mirror of a rendered view, made once per view and photo.
-        public byte[] Mirrored((int Width, int Height, ResizePolicy Policy) view, byte[] pixels)
-        {
-            var key = (-view.Width, view.Height, view.Policy);
-            var mirrored = Pixels(key);
-            if (Rendered.Add(key))
-            {
-                RgbaPixels.Mirror(pixels, mirrored, view.Width);
-            }
-
-            return mirrored;
-        }
-
-        public byte[] Pixels((int Width, int Height, ResizePolicy Policy) view)
-        {
-            if (!_pixels.TryGetValue(view, out var buffer))
-            {
-                buffer = new byte[Math.Abs(view.Width) * view.Height * 4];
-                _pixels[view] = buffer;
-            }
-
-            return buffer;
-        }
+        /// <summary>The photo file's bytes (grows up to <see cref="PhotoFile.MaxKeptBuffer"/>).</summary>
+        public byte[] FileBuffer = [];
     }
 }

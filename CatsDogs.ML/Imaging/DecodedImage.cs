@@ -2,6 +2,13 @@ using SkiaSharp;
 
 namespace CatsDogs.ML.Imaging;
 
+/// <summary>Where a view puts the upright photo: view pixel = photo pixel × scale + offset.</summary>
+/// <param name="ScaleX">Horizontal scale.</param>
+/// <param name="ScaleY">Vertical scale.</param>
+/// <param name="OffsetX">Horizontal offset in view pixels.</param>
+/// <param name="OffsetY">Vertical offset in view pixels.</param>
+internal readonly record struct ViewPlacement(float ScaleX, float ScaleY, float OffsetX, float OffsetY);
+
 /// <summary>
 /// A decoded photo: the one owner of its bitmap, whose pixels may live in a caller's reusable <see cref="PixelBuffer"/>.
 /// Knows its EXIF orientation and renders itself, upright, into RGBA buffers of any size with bilinear filtering from
@@ -16,16 +23,23 @@ internal sealed class DecodedImage : IDisposable
     private readonly SKBitmap _bitmap;
     private readonly SKImage _image;
 
-    internal DecodedImage(SKBitmap bitmap, SKEncodedOrigin origin, string source)
+    internal DecodedImage(SKBitmap bitmap, SKEncodedOrigin origin, string source, SKSizeI stored)
     {
         _bitmap = bitmap;
         _image = SKImage.FromBitmap(bitmap);
         Origin = origin;
         Source = source;
+        (OriginalWidth, OriginalHeight) = SwapsAxes ? (stored.Height, stored.Width) : (stored.Width, stored.Height);
     }
 
     /// <summary>Path or description of the photo.</summary>
     public string Source { get; }
+
+    /// <summary>Upright width of the photo as stored in the file (before any scaled decoding).</summary>
+    public int OriginalWidth { get; }
+
+    /// <summary>Upright height of the photo as stored in the file.</summary>
+    public int OriginalHeight { get; }
 
     /// <summary>EXIF orientation of the stored pixels.</summary>
     public SKEncodedOrigin Origin { get; }
@@ -40,9 +54,9 @@ internal sealed class DecodedImage : IDisposable
 
     /// <summary>
     /// Renders the upright photo into <paramref name="rgba"/> (width × height × 4 bytes, opaque RGBA, alpha composited
-    /// over white) following <paramref name="policy"/>.
+    /// over white), placed by <paramref name="placement"/> (see <see cref="Place"/>).
     /// </summary>
-    public unsafe void RenderTo(int width, int height, Backbones.ResizePolicy policy, Span<byte> rgba)
+    public unsafe void RenderTo(int width, int height, ViewPlacement placement, Span<byte> rgba)
     {
         var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul);
         if (rgba.Length != info.BytesSize)
@@ -61,10 +75,37 @@ internal sealed class DecodedImage : IDisposable
 
             using var canvas = new SKCanvas(target);
             canvas.Clear(SKColors.White);
-            canvas.SetMatrix(Placement(width, height, policy).PreConcat(Orientation()));
+            canvas.SetMatrix(SKMatrix.CreateScaleTranslation(placement.ScaleX, placement.ScaleY, placement.OffsetX, placement.OffsetY).PreConcat(Orientation()));
             canvas.DrawImage(_image, 0, 0, Sampling);
             canvas.Flush();
         }
+    }
+
+    /// <summary>Renders the whole upright photo at its decoded size.</summary>
+    public void RenderTo(Span<byte> rgba) => RenderTo(Width, Height, Place(Width, Height, ViewFraming.Squash, 1), rgba);
+
+    /// <summary>
+    /// Where a <paramref name="width"/> × <paramref name="height"/> view puts the upright photo: view pixel = photo
+    /// pixel × scale + offset. <see cref="ViewFraming.Squash"/> maps the whole photo onto the view; a centre crop scales
+    /// the photo so that <paramref name="cropFraction"/> of its short side covers the view and centres it (negative
+    /// offsets: the parts outside are cut away). <see cref="ViewFraming.Native"/> must be resolved by the caller.
+    /// </summary>
+    public ViewPlacement Place(int width, int height, ViewFraming framing, double cropFraction)
+    {
+        float sx = (float)width / Width, sy = (float)height / Height;
+        if (framing == ViewFraming.Squash)
+        {
+            return new ViewPlacement(sx, sy, 0, 0);
+        }
+
+        if (framing != ViewFraming.CenterCrop)
+        {
+            throw new ArgumentException($"Resolve the {framing} framing before placing a view.", nameof(framing));
+        }
+
+        // The whole short side (fraction 1) keeps today's arithmetic exactly, so cached features stay valid.
+        var s = cropFraction == 1 ? Math.Max(sx, sy) : (float)(Math.Max(sx, sy) / cropFraction);
+        return new ViewPlacement(s, s, (width - (Width * s)) / 2f, (height - (Height * s)) / 2f);
     }
 
     /// <inheritdoc />
@@ -72,29 +113,6 @@ internal sealed class DecodedImage : IDisposable
     {
         _image.Dispose();
         _bitmap.Dispose();
-    }
-
-    /// <summary>
-    /// Where a <paramref name="width"/> × <paramref name="height"/> rendering under <paramref name="policy"/> puts the
-    /// upright photo: view = photo × scale + offset (both in pixels; a centre crop has a negative offset on one axis).
-    /// </summary>
-    public (float ScaleX, float ScaleY, float OffsetX, float OffsetY) ViewTransform(int width, int height, Backbones.ResizePolicy policy)
-    {
-        float sx = (float)width / Width, sy = (float)height / Height;
-        if (policy == Backbones.ResizePolicy.Stretch)
-        {
-            return (sx, sy, 0, 0);
-        }
-
-        var s = Math.Max(sx, sy);
-        return (s, s, (width - (Width * s)) / 2f, (height - (Height * s)) / 2f);
-    }
-
-    // Maps the upright photo onto the target rectangle.
-    private SKMatrix Placement(int width, int height, Backbones.ResizePolicy policy)
-    {
-        var (sx, sy, tx, ty) = ViewTransform(width, height, policy);
-        return SKMatrix.CreateScaleTranslation(sx, sy, tx, ty);
     }
 
     // Maps stored pixel coordinates to upright ones (EXIF orientation 1–8), for a stored image of w × h.

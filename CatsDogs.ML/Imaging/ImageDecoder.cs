@@ -80,7 +80,7 @@ internal static class ImageDecoder
             }
 
             bitmap.SetImmutable();
-            return new DecodedImage(bitmap, codec.EncodedOrigin, source);
+            return new DecodedImage(bitmap, codec.EncodedOrigin, source, full.Size);
         }
         catch
         {

@@ -1,10 +1,8 @@
-using CatsDogs.ML.Backbones;
-
 namespace CatsDogs.ML.Imaging;
 
 /// <summary>
-/// Turns opaque RGBA pixels into a backbone's input tensor exactly as its <see cref="BackboneSpec"/> says: layout,
-/// channel order and normalisation, all derived from the spec.
+/// Turns opaque RGBA pixels into a network input exactly as an <see cref="ImagePreprocessing"/> says: layout,
+/// channel order and normalisation, all derived from the record.
 /// </summary>
 internal sealed class TensorWriter
 {
@@ -15,18 +13,21 @@ internal sealed class TensorWriter
     private readonly float[] _offset;
     private readonly float[]? _meanImage; // [channel, y, x] in tensor channel order
 
-    public TensorWriter(BackboneSpec spec, float[]? meanImage)
+    /// <param name="input">The preprocessing.</param>
+    /// <param name="meanImage">For <see cref="NormalizationKind.CaffeMeanImage"/>: the mean image, [channel, y, x] in the input's channel order.</param>
+    /// <exception cref="ArgumentException">The normalisation lacks values, or the mean image has the wrong size.</exception>
+    public TensorWriter(ImagePreprocessing input, float[]? meanImage)
     {
-        _pixels = spec.InputWidth * spec.InputHeight;
-        _nhwc = spec.Layout == TensorLayout.Nhwc;
-        _sourceChannel = spec.ChannelOrder == ChannelOrder.Rgb ? [0, 1, 2] : [2, 1, 0];
-        (_scale, _offset) = Affine(spec.Normalization);
-        if (spec.Normalization.Kind == NormalizationKind.CaffeMeanImage)
+        _pixels = input.Width * input.Height;
+        _nhwc = input.Layout == TensorLayout.Nhwc;
+        _sourceChannel = input.ChannelOrder == ChannelOrder.Rgb ? [0, 1, 2] : [2, 1, 0];
+        (_scale, _offset) = Affine(input.Normalization);
+        if (input.Normalization.Kind == NormalizationKind.CaffeMeanImage)
         {
-            _meanImage = meanImage ?? throw new ArgumentException($"Backbone '{spec.Name}' needs its mean image.", nameof(meanImage));
+            _meanImage = meanImage ?? throw new ArgumentException("A mean-image normalisation needs its mean image.", nameof(meanImage));
             if (_meanImage.Length != 3 * _pixels)
             {
-                throw new ArgumentException($"Mean image of '{spec.Name}' has {_meanImage.Length} values; expected 3×{spec.InputHeight}×{spec.InputWidth}.", nameof(meanImage));
+                throw new ArgumentException($"The mean image has {_meanImage.Length} values; expected 3×{input.Height}×{input.Width}.", nameof(meanImage));
             }
         }
     }
@@ -55,7 +56,9 @@ internal sealed class TensorWriter
         }
     }
 
-    private static (float[] Scale, float[] Offset) Affine(PixelNormalization n)
+    /// <summary>The per-channel affine map (scale, offset) of a normalisation, in tensor channel order.</summary>
+    /// <exception cref="ArgumentException">The normalisation lacks its means or standard deviations.</exception>
+    public static (float[] Scale, float[] Offset) Affine(PixelNormalization n)
     {
         float[] Channel(IReadOnlyList<float>? values, string what)
         {

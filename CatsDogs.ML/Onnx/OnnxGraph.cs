@@ -1,3 +1,6 @@
+using CatsDogs.ML.Onnx.Proto;
+using Google.Protobuf;
+
 namespace CatsDogs.ML.Onnx;
 
 /// <summary>A named tensor of the graph with its shape (-1 for a dynamic or unknown dimension; null when unknown).</summary>
@@ -6,31 +9,24 @@ internal sealed record OnnxTensor(string Name, IReadOnlyList<long>? Shape)
     public override string ToString() => Shape is null ? Name : $"{Name} [{string.Join(", ", Shape.Select(d => d < 0 ? "?" : d.ToString(System.Globalization.CultureInfo.InvariantCulture)))}]";
 }
 
-/// <summary>One node: operator, inputs and outputs (attributes are not kept).</summary>
-internal sealed record OnnxNode(string Name, string OpType, IReadOnlyList<string> Inputs, IReadOnlyList<string> Outputs);
-
 /// <summary>
-/// The structure of an ONNX model read from its protobuf bytes without generated code: graph inputs (without
-/// initializers), outputs and nodes. Used to explain how a file differs
-/// from a spec, to find the feature map that feeds global pooling, and to expose it as an output.
+/// An ONNX model read into the typed messages generated from <c>onnx.proto3</c>: what a backbone file offers (graph
+/// inputs without initializers, outputs, the tensors that feed global pooling) and the in-memory edits the library
+/// makes (extra outputs for feature maps, a new input size, a symbolic batch).
 /// </summary>
 internal sealed class OnnxGraph
 {
-    // ONNX field numbers (onnx.proto).
-    private const int ModelGraph = 7;
-    private const int GraphNode = 1;
-    private const int GraphInitializer = 5;
-    private const int GraphInput = 11;
-    private const int GraphOutput = 12;
-    private const int TensorName = 8;
-    private const int ElemTypeFloat = 1;
-
-    private OnnxGraph(IReadOnlyList<OnnxTensor> inputs, IReadOnlyList<OnnxTensor> outputs, IReadOnlyList<OnnxNode> nodes)
+    private OnnxGraph(ModelProto model)
     {
-        Inputs = inputs;
-        Outputs = outputs;
-        Nodes = nodes;
+        Model = model;
+        var graph = model.Graph;
+        var initializers = graph.Initializer.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        Inputs = graph.Input.Where(i => !initializers.Contains(i.Name)).Select(Describe).ToArray();
+        Outputs = graph.Output.Select(Describe).ToArray();
     }
+
+    /// <summary>The parsed model; edits work on a clone.</summary>
+    public ModelProto Model { get; }
 
     /// <summary>Graph inputs that are fed at run time (initializers excluded).</summary>
     public IReadOnlyList<OnnxTensor> Inputs { get; }
@@ -39,170 +35,82 @@ internal sealed class OnnxGraph
     public IReadOnlyList<OnnxTensor> Outputs { get; }
 
     /// <summary>Nodes in file order.</summary>
-    public IReadOnlyList<OnnxNode> Nodes { get; }
+    public IReadOnlyList<NodeProto> Nodes => Model.Graph.Node;
 
-    /// <summary>Reads the graph of an ONNX model.</summary>
+    /// <summary>Reads an ONNX model.</summary>
     /// <exception cref="FormatException">The bytes are not an ONNX model.</exception>
-    public static OnnxGraph Read(ReadOnlyMemory<byte> model)
+    public static OnnxGraph Read(ReadOnlySpan<byte> model)
     {
-        var graph = ProtoReader.Fields(model).LastOrDefault(f => f.Number == ModelGraph && f.Type == WireType.LengthDelimited);
-        if (graph.Number == 0)
+        ModelProto parsed;
+        try
         {
-            throw new FormatException("The file has no ONNX graph (it is not an ONNX model).");
+            parsed = ModelProto.Parser.ParseFrom(model);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new FormatException($"it is not a protobuf message ({e.Message})", e);
         }
 
-        var inputs = new List<OnnxTensor>();
-        var outputs = new List<OnnxTensor>();
-        var nodes = new List<OnnxNode>();
-        var initializers = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var field in ProtoReader.Fields(graph.Payload))
+        if (parsed.Graph is null || parsed.Graph.Node.Count == 0)
         {
-            switch (field.Number)
-            {
-                case GraphNode:
-                    nodes.Add(ReadNode(field.Payload));
-                    break;
-                case GraphInitializer:
-                    initializers.Add(ProtoReader.Fields(field.Payload).Where(f => f.Number == TensorName).Select(f => f.AsString()).LastOrDefault() ?? "");
-                    break;
-                case GraphInput:
-                    inputs.Add(ReadValueInfo(field.Payload));
-                    break;
-                case GraphOutput:
-                    outputs.Add(ReadValueInfo(field.Payload));
-                    break;
-            }
+            throw new FormatException("it has no ONNX graph");
         }
 
-        return new OnnxGraph(inputs.Where(i => !initializers.Contains(i.Name)).ToArray(), outputs, nodes);
+        return new OnnxGraph(parsed);
     }
 
     /// <summary>Whether some node produces, or the graph takes, a tensor of this name.</summary>
     public bool HasTensor(string name) =>
-        Inputs.Any(i => i.Name == name) || Nodes.Any(n => n.Outputs.Contains(name, StringComparer.Ordinal));
+        Inputs.Any(i => i.Name == name) || Nodes.Any(n => n.Output.Contains(name));
 
     /// <summary>
-    /// The tensors that feed a global spatial pooling (GlobalAveragePool, ReduceMean, AveragePool, Mean over a map):
-    /// the candidates for a backbone's feature map, in graph order.
+    /// The tensors that feed a global spatial pooling (GlobalAveragePool, ReduceMean, AveragePool): the candidates for
+    /// a backbone's feature map, in graph order.
     /// </summary>
     public IReadOnlyList<string> PoolingInputs() => Nodes
-        .Where(n => n.OpType is "GlobalAveragePool" or "ReduceMean" or "AveragePool" && n.Inputs.Count > 0)
-        .Select(n => n.Inputs[0])
+        .Where(n => n.OpType is "GlobalAveragePool" or "ReduceMean" or "AveragePool" && n.Input.Count > 0)
+        .Select(n => n.Input[0])
         .Distinct(StringComparer.Ordinal)
         .ToArray();
 
     /// <summary>
     /// The model with extra graph outputs (float tensors of unknown shape) for intermediate tensors, e.g. the feature
-    /// map that feeds the global pooling. Every other byte of the model is kept.
+    /// map that feeds the global pooling; nothing else changes.
     /// </summary>
-    public static byte[] WithOutputs(ReadOnlyMemory<byte> model, IEnumerable<string> tensorNames) => WithGraph(model, payload =>
+    public byte[] WithOutputs(IEnumerable<string> tensorNames)
     {
-        var graph = new ProtoWriter();
-        var existing = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var graphField in ProtoReader.Fields(payload))
-        {
-            graph.Field(graphField);
-            if (graphField.Number == GraphOutput)
-            {
-                existing.Add(ReadValueInfo(graphField.Payload).Name);
-            }
-        }
-
+        var model = Model.Clone();
+        var existing = model.Graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
         foreach (var name in tensorNames.Where(existing.Add))
         {
-            graph.Message(GraphOutput, FloatValueInfo(name, shape: null));
+            model.Graph.Output.Add(OnnxBuild.FloatValue(name, shape: null));
         }
 
-        return graph;
-    });
+        return model.ToByteArray();
+    }
 
     /// <summary>
-    /// The model with its graph (GraphProto bytes) replaced by what <paramref name="rewrite"/> makes of it; every
-    /// other field is kept as it is.
+    /// The model with the first dimension of every graph input and output made symbolic (<c>N</c>), so that one run
+    /// takes a batch; the value infos of intermediate tensors are dropped, since they name the old batch size.
     /// </summary>
-    /// <exception cref="FormatException">The bytes are not an ONNX model.</exception>
-    public static byte[] WithGraph(ReadOnlyMemory<byte> model, Func<ReadOnlyMemory<byte>, ProtoWriter> rewrite)
+    public byte[] WithSymbolicBatch()
     {
-        var writer = new ProtoWriter();
-        var found = false;
-        foreach (var field in ProtoReader.Fields(model))
+        var model = Model.Clone();
+        model.Graph.ValueInfo.Clear();
+        foreach (var value in model.Graph.Input.Concat(model.Graph.Output))
         {
-            if (field.Number != ModelGraph || field.Type != WireType.LengthDelimited)
+            if (value.Type?.TensorType?.Shape is { Dim.Count: > 0 } shape)
             {
-                writer.Field(field);
-                continue;
-            }
-
-            found = true;
-            writer.Message(ModelGraph, rewrite(field.Payload));
-        }
-
-        return found ? writer.ToArray() : throw new FormatException("The file has no ONNX graph (it is not an ONNX model).");
-    }
-
-    /// <summary>A ValueInfoProto for a float tensor, with a shape (-1 = dynamic "N") or none.</summary>
-    public static ProtoWriter FloatValueInfo(string name, IReadOnlyList<long>? shape)
-    {
-        var tensorType = new ProtoWriter().Varint(1, ElemTypeFloat);
-        if (shape is not null)
-        {
-            var shapeProto = new ProtoWriter();
-            foreach (var d in shape)
-            {
-                shapeProto.Message(1, d < 0 ? new ProtoWriter().String(2, "N") : new ProtoWriter().Varint(1, d));
-            }
-
-            tensorType.Message(2, shapeProto);
-        }
-
-        return new ProtoWriter().String(1, name).Message(2, new ProtoWriter().Message(1, tensorType));
-    }
-
-    private static OnnxNode ReadNode(ReadOnlyMemory<byte> payload)
-    {
-        var inputs = new List<string>();
-        var outputs = new List<string>();
-        string name = "", op = "";
-        foreach (var f in ProtoReader.Fields(payload))
-        {
-            switch (f.Number)
-            {
-                case 1: inputs.Add(f.AsString()); break;
-                case 2: outputs.Add(f.AsString()); break;
-                case 3: name = f.AsString(); break;
-                case 4: op = f.AsString(); break;
+                shape.Dim[0] = new TensorShapeProto.Types.Dimension { DimParam = "N" };
             }
         }
 
-        return new OnnxNode(name, op, inputs, outputs);
+        return model.ToByteArray();
     }
 
-    // ValueInfoProto { name = 1; type = 2 { tensor_type = 1 { elem_type = 1; shape = 2 { dim = 1 { dim_value = 1 | dim_param = 2 } } } } }
-    private static OnnxTensor ReadValueInfo(ReadOnlyMemory<byte> payload)
-    {
-        string name = "";
-        List<long>? shape = null;
-        foreach (var f in ProtoReader.Fields(payload))
-        {
-            if (f.Number == 1)
-            {
-                name = f.AsString();
-            }
-            else if (f.Number == 2)
-            {
-                foreach (var tensorType in ProtoReader.Fields(f.Payload).Where(t => t.Number == 1))
-                {
-                    foreach (var shapeField in ProtoReader.Fields(tensorType.Payload).Where(t => t.Number == 2))
-                    {
-                        shape = ProtoReader.Fields(shapeField.Payload)
-                            .Where(d => d.Number == 1)
-                            .Select(d => ProtoReader.Fields(d.Payload).Where(v => v.Number == 1).Select(v => v.AsInt64()).DefaultIfEmpty(-1).Last())
-                            .ToList();
-                    }
-                }
-            }
-        }
-
-        return new OnnxTensor(name, shape);
-    }
+    private static OnnxTensor Describe(ValueInfoProto value) => new(
+        value.Name,
+        value.Type?.TensorType?.Shape is { } shape
+            ? shape.Dim.Select(d => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue ? d.DimValue : -1).ToArray()
+            : null);
 }

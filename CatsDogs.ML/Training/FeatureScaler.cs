@@ -119,6 +119,10 @@ internal sealed class FeatureScaler
         {
             mean[j] = BinaryPrimitives.ReadSingleLittleEndian(bytes[(8 + 4 * j)..]);
             scale[j] = BinaryPrimitives.ReadSingleLittleEndian(bytes[(8 + 4 * (dimension + j))..]);
+            if (!float.IsFinite(mean[j]) || !float.IsFinite(scale[j]))
+            {
+                throw new FormatException($"the feature scaler holds a value that is not a finite number (feature {j})");
+            }
         }
 
         return new FeatureScaler(mean, scale);

@@ -1,5 +1,4 @@
 using CatsDogs.ML.Data;
-using CatsDogs.ML.Evaluation;
 
 namespace CatsDogs.ML.Training;
 
@@ -14,7 +13,8 @@ public sealed record RegularizationTrial(float L2, double ValidationLogLoss, dou
 /// <param name="Best">The chosen one.</param>
 /// <param name="OutOfFold">Each photo's P(dog) from the fold model that did not see it, at the chosen L2.</param>
 /// <param name="Excluded">Indices of the photos left out of the final fit as likely mislabelled.</param>
-internal sealed record HeadSearch(IReadOnlyList<RegularizationTrial> Trials, RegularizationTrial Best, IReadOnlyList<double> OutOfFold, IReadOnlyList<int> Excluded);
+/// <param name="Folds">Folds actually used: the requested number, or fewer when a class has fewer photos.</param>
+internal sealed record HeadSearch(IReadOnlyList<RegularizationTrial> Trials, RegularizationTrial Best, IReadOnlyList<double> OutOfFold, IReadOnlyList<int> Excluded, int Folds);
 
 /// <summary>
 /// Fits the head: scales the features (<see cref="FeatureScaler"/>), chooses the L2 weight by stratified k-fold
@@ -30,13 +30,10 @@ internal static class HeadTrainer
         IReadOnlyList<float[]> features,
         IReadOnlyList<PetLabel> labels,
         IReadOnlyList<int> blocks,
-        CatsDogsOptions options,
+        HeadOptions options,
         CancellationToken cancellationToken)
     {
-        if (options.L2Grid.Count == 0)
-        {
-            throw new ArgumentException("The L2 grid is empty.", nameof(options));
-        }
+        options.Validate();
 
         var scaler = FeatureScaler.Fit(features, blocks);
         var scaled = features.Select(f => scaler.Apply(f)).ToArray();
@@ -78,6 +75,6 @@ internal static class HeadTrainer
         var keep = Enumerable.Range(0, scaled.Length).Except(excluded).ToArray();
         cancellationToken.ThrowIfCancellationRequested();
         var head = LogisticHead.Fit(keep.Select(i => scaled[i]).ToArray(), keep.Select(i => isDog[i]).ToArray(), best.L2, options.Seed, scaler);
-        return (head, new HeadSearch(trials, best, oof, excluded));
+        return (head, new HeadSearch(trials, best, oof, excluded, folds));
     }
 }

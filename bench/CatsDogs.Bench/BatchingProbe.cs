@@ -14,10 +14,6 @@ namespace CatsDogs.Bench;
 /// </summary>
 internal static class BatchingProbe
 {
-    private const int GraphInput = 11;
-    private const int GraphOutput = 12;
-    private const int GraphValueInfo = 13;
-
     public static int Run(string models, IReadOnlyList<CatsDogs.ML.Data.ImageEntry> photos, int repeat)
     {
         Console.WriteLine("| backbone | batch | 2 concurrent runs × 1 thread | 1 run × 2 threads |");
@@ -27,7 +23,7 @@ internal static class BatchingProbe
             using var backbone = Backbone.Open(spec, models);
             var tensors = Program.Tensors(backbone, photos.Take(16).ToArray());
             var fixedBatch = File.ReadAllBytes(backbone.ModelPath);
-            var dynamicBatch = WithDynamicBatch(fixedBatch);
+            var dynamicBatch = OnnxGraph.Read(fixedBatch).WithSymbolicBatch();
             CheckSameFeatures(spec, fixedBatch, dynamicBatch, tensors);
             foreach (var batch in new[] { 1, 2, 4, 8, 16 })
             {
@@ -78,7 +74,7 @@ internal static class BatchingProbe
             tensors[(first + b) % tensors.Length].CopyTo(input, b * per);
         }
 
-        long[] shape = spec.Layout == TensorLayout.Nchw ? [batch, 3, spec.InputHeight, spec.InputWidth] : [batch, spec.InputHeight, spec.InputWidth, 3];
+        var shape = spec.Preprocessing.TensorShape(batch);
         var outputShape = session.OutputMetadata[spec.PooledOutputName].Dimensions.Select(d => Math.Max(1L, d)).ToArray();
         outputShape[0] = batch;
         var output = new float[batch * spec.FeatureDimension];
@@ -90,68 +86,4 @@ internal static class BatchingProbe
 
     private static InferenceSession Session(byte[] model, int intra) =>
         new(model, new SessionOptions { IntraOpNumThreads = intra, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL });
-
-    /// <summary>
-    /// The model with a symbolic first (batch) dimension on every graph input and output, and without the
-    /// intermediate shape hints (value_info) that would pin the batch at its old size. Whether the nodes themselves
-    /// allow another batch (a Reshape to a constant shape would not) is for the caller to check.
-    /// </summary>
-    private static byte[] WithDynamicBatch(ReadOnlyMemory<byte> model) => OnnxGraph.WithGraph(model, payload =>
-    {
-        var graph = new ProtoWriter();
-        foreach (var graphField in ProtoReader.Fields(payload).Where(f => f.Number != GraphValueInfo))
-        {
-            if (graphField.Number is GraphInput or GraphOutput)
-            {
-                // ValueInfoProto.type (2) → TypeProto.tensor_type (1) → shape (2).
-                graph.Message(graphField.Number, Rewrite(graphField.Payload, [2, 1, 2], SymbolicFirstDimension));
-            }
-            else
-            {
-                graph.Field(graphField);
-            }
-        }
-
-        return graph;
-    });
-
-    // Copies a message, replacing the submessage at a path of field numbers with what change makes of it.
-    private static ProtoWriter Rewrite(ReadOnlyMemory<byte> message, int[] path, Func<ReadOnlyMemory<byte>, ProtoWriter> change)
-    {
-        var writer = new ProtoWriter();
-        foreach (var field in ProtoReader.Fields(message))
-        {
-            if (field.Number != path[0] || field.Type != WireType.LengthDelimited)
-            {
-                writer.Field(field);
-            }
-            else
-            {
-                writer.Message(field.Number, path.Length == 1 ? change(field.Payload) : Rewrite(field.Payload, path[1..], change));
-            }
-        }
-
-        return writer;
-    }
-
-    // TensorShapeProto { dim = 1 }: the first dim becomes dim_param "N".
-    private static ProtoWriter SymbolicFirstDimension(ReadOnlyMemory<byte> shape)
-    {
-        var writer = new ProtoWriter();
-        var first = true;
-        foreach (var dim in ProtoReader.Fields(shape))
-        {
-            if (dim.Number == 1 && first)
-            {
-                writer.Message(1, new ProtoWriter().String(2, "N"));
-                first = false;
-            }
-            else
-            {
-                writer.Field(dim);
-            }
-        }
-
-        return writer;
-    }
 }

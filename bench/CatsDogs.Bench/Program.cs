@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using CatsDogs.ML;
@@ -14,7 +15,8 @@ namespace CatsDogs.Bench;
 /// library end to end (cold cache), ML.NET's DnnFeaturizeImage ResNet18 pipeline, warm single-photo Predict latency,
 /// head training from a warm cache, and peak memory. Throughputs are the median of --repeat runs.
 /// Usage: dotnet run --project bench/CatsDogs.Bench -c Release -- [--photos 300] [--repeat 3] [--data DIR] [--models DIR]
-/// [--device cuda:0] (build with -p:OnnxRuntime=gpu; the ML.NET pipeline and the memory probes stay on CPU).
+/// [--device cuda:0] (build with -p:OnnxRuntime=gpu; the ML.NET pipeline and the memory probes stay on CPU);
+/// --help lists the other modes.
 /// </summary>
 public static class Program
 {
@@ -28,35 +30,53 @@ public static class Program
 
     public static int Main(string[] args)
     {
-        var data = Arg(args, "--data") ?? Environment.GetEnvironmentVariable("CATSDOGS_DATA_DIR") ?? FindShared("data/dogs-vs-cats/train");
-        var models = Arg(args, "--models") ?? Environment.GetEnvironmentVariable("CATSDOGS_SHARED_MODELS_DIR") ?? FindShared("models");
-        Device = Arg(args, "--device") ?? "cpu";
-        if (Arg(args, "--rss-probe") is { } probe)
+        var photosOption = new Option<int>("--photos") { Description = "Photos measured.", DefaultValueFactory = _ => 300 };
+        var repeatOption = new Option<int>("--repeat") { Description = "Runs per throughput; the median is printed.", DefaultValueFactory = _ => 3 };
+        var dataOption = new Option<string?>("--data") { Description = "Folder of dev photos (default $CATSDOGS_DATA_DIR or ../shared/data/dogs-vs-cats/train)." };
+        var modelsOption = new Option<string?>("--models") { Description = "Folder of the MobileNet files (default $CATSDOGS_SHARED_MODELS_DIR or ../shared/models)." };
+        var deviceOption = new Option<string>("--device") { Description = "cpu, cuda or cuda:N.", DefaultValueFactory = _ => "cpu" };
+        var rssProbe = new Option<int?>("--rss-probe") { Description = "Child mode: score N photos, print the peak RSS in MiB.", Hidden = true };
+        var profileDecode = new Option<bool>("--profile-decode") { Description = "Where one photo's preprocessing time goes." };
+        var batching = new Option<bool>("--batching") { Description = "Raw throughput of batch sizes 1–16 on symbolic-batch graphs." };
+        var rssOnly = new Option<bool>("--rss-only") { Description = "Only the peak-memory rows." };
+        var root = new RootCommand("CatsDogs.ML benchmark") { photosOption, repeatOption, dataOption, modelsOption, deviceOption, rssProbe, profileDecode, batching, rssOnly };
+        root.SetAction(parse =>
         {
-            return RssProbe(data, int.Parse(probe, Invariant));
-        }
+            var data = parse.GetValue(dataOption) ?? Environment.GetEnvironmentVariable("CATSDOGS_DATA_DIR") ?? FindShared("data/dogs-vs-cats/train");
+            var models = parse.GetValue(modelsOption) ?? Environment.GetEnvironmentVariable("CATSDOGS_SHARED_MODELS_DIR") ?? FindShared("models");
+            Device = parse.GetRequiredValue(deviceOption);
+            var repeat = parse.GetValue(repeatOption);
+            if (parse.GetValue(rssProbe) is { } probe)
+            {
+                return RssProbe(data, probe);
+            }
 
-        if (args.Contains("--profile-decode"))
-        {
-            return ProfileDecode(ImageDataset.FromFolder(data).Shuffle(seed: 5).Take(300));
-        }
+            if (parse.GetValue(profileDecode))
+            {
+                return ProfileDecode(ImageDataset.FromFolder(data).Shuffle(seed: 5).Take(300));
+            }
 
-        if (args.Contains("--batching"))
-        {
-            return BatchingProbe.Run(models, ImageDataset.FromFolder(data).Shuffle(seed: 5).Take(16), int.Parse(Arg(args, "--repeat") ?? "3", Invariant));
-        }
+            if (parse.GetValue(batching))
+            {
+                return BatchingProbe.Run(models, ImageDataset.FromFolder(data).Shuffle(seed: 5).Take(16), repeat);
+            }
 
-        if (args.Contains("--rss-only"))
-        {
-            var total = ImageDataset.FromFolder(data).Count;
-            long small = RssOf(500, data), large = RssOf(total, data);
-            Console.WriteLine($"| peak RSS scoring 500 photos, ResNet18 + mirror, no cache (separate process) | {small} MiB |  |");
-            Console.WriteLine($"| peak RSS scoring all {total} photos (separate process) | {large} MiB | {(double)large / small:F2} × the 500-photo peak (target ≤ 1.25) |");
-            return 0;
-        }
+            if (parse.GetValue(rssOnly))
+            {
+                var total = ImageDataset.FromFolder(data).Count;
+                long small = RssOf(500, data), large = RssOf(total, data);
+                Console.WriteLine($"| peak RSS scoring 500 photos, ResNet18 + mirror, no cache (separate process) | {small} MiB |  |");
+                Console.WriteLine($"| peak RSS scoring all {total} photos (separate process) | {large} MiB | {(double)large / small:F2} × the 500-photo peak (target ≤ 1.25) |");
+                return 0;
+            }
 
-        var count = int.Parse(Arg(args, "--photos") ?? "300", Invariant);
-        var repeat = int.Parse(Arg(args, "--repeat") ?? "3", Invariant);
+            return Full(data, models, parse.GetValue(photosOption), repeat);
+        });
+        return root.Parse(args).Invoke();
+    }
+
+    private static int Full(string data, string models, int count, int repeat)
+    {
         var all = ImageDataset.FromFolder(data);
         var photos = all.Shuffle(seed: 5).Take(count);
         Console.WriteLine($"CatsDogs.ML benchmark — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
@@ -71,7 +91,6 @@ public static class Program
         }
 
         Console.WriteLine();
-
         Console.WriteLine("| measure | value | ratio |");
         Console.WriteLine("|---|---:|---|");
         var rows = new RowPrinter();
@@ -91,20 +110,20 @@ public static class Program
 
         foreach (var spec in specs)
         {
-            var rate = EndToEnd([spec], models, photos, repeat, mirror: false);
+            var rate = EndToEnd([spec], models, photos, repeat, [ImageView.Native]);
             rows.Add(($"library end to end {spec.Name}, cold (decode → features)", Rate(rate), $"{rate / limits[spec.Name]:F2} × limit (target ≥ 0.85)"));
             if (spec.Name == "resnet18")
             {
                 var mlnet = MlNetResNet18(photos, repeat);
                 rows.Add(("ML.NET DnnFeaturizeImage ResNet18 pipeline (LoadImages → ResizeImages → ExtractPixels → DnnFeaturizeImage)", Rate(mlnet), ""));
                 rows.Add(("  library ResNet18 vs ML.NET pipeline", "", $"{rate / mlnet:F2} × (target ≥ 2.5)"));
-                var mirrored = EndToEnd([spec], models, photos, repeat, mirror: true);
+                var mirrored = EndToEnd([spec], models, photos, repeat, ImageView.Defaults);
                 rows.Add(("library end to end resnet18 with mirror averaging (the default; 2 runs a photo)", Rate(mirrored), $"{2 * mirrored / limits[spec.Name]:F2} × limit per run"));
             }
         }
 
         var harmonic = 1 / specs.Sum(s => 1 / limits[s.Name]);
-        var fused = EndToEnd(specs, models, photos, repeat, mirror: false);
+        var fused = EndToEnd(specs, models, photos, repeat, [ImageView.Native]);
         rows.Add(("library end to end, four-backbone fusion, cold", Rate(fused), $"{fused / harmonic:F2} × harmonic limit {harmonic:F1}/s (target ≥ 0.85)"));
 
         var (p50, p95, inference) = PredictLatency(photos, models);
@@ -117,7 +136,6 @@ public static class Program
         var rssAll = RssOf(all.Count, data);
         rows.Add(("peak RSS scoring 500 photos, ResNet18 + mirror, no cache (separate process)", $"{rss500} MiB", ""));
         rows.Add(($"peak RSS scoring all {all.Count} photos (separate process)", $"{rssAll} MiB", $"{(double)rssAll / rss500:F2} × the 500-photo peak (target ≤ 1.25)"));
-
         return 0;
     }
 
@@ -125,7 +143,7 @@ public static class Program
     // and one single-threaded run per core concurrently (what the library does).
     private static (double Rate, string Setting) RawLimit(BackboneSpec spec, string path, float[][] tensors, int count, int repeat)
     {
-        long[] shape = spec.Layout == TensorLayout.Nchw ? [1, 3, spec.InputHeight, spec.InputWidth] : [1, spec.InputHeight, spec.InputWidth, 3];
+        var shape = spec.Preprocessing.TensorShape();
         var cores = Environment.ProcessorCount;
         var results = new List<(double, string)>();
         foreach (var (intra, workers, name) in new[] { (cores, 1, $"1 run at a time × {cores} threads"), (1, cores, $"{cores} concurrent runs × 1 thread") })
@@ -133,7 +151,7 @@ public static class Program
             using var options = new SessionOptions { IntraOpNumThreads = intra, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
             if (OnGpu)
             {
-                options.AppendExecutionProvider_CUDA(Backbone.ParseDevice(Device)!.Value);
+                options.AppendExecutionProvider_CUDA(ExecutionDevice.Parse(Device)!.Value);
             }
 
             using var session = new InferenceSession(path, options);
@@ -159,22 +177,12 @@ public static class Program
         return results.MaxBy(r => r.Item1);
     }
 
-    private static double EndToEnd(BackboneSpec[] specs, string models, ImageDataset photos, int repeat, bool mirror)
+    private static double EndToEnd(BackboneSpec[] specs, string models, ImageDataset photos, int repeat, IReadOnlyList<ImageView> views)
     {
-        var backbones = Backbone.OpenAll(specs, models, device: Device);
-        try
-        {
-            var extractor = new FeatureExtractor(backbones, cache: null, averageWithMirror: mirror);
-            extractor.Extract(photos.Take(4).ToArray(), null, default); // warm-up
-            return photos.Count / Median(repeat, () => Time(() => extractor.Extract(photos, null, default)));
-        }
-        finally
-        {
-            foreach (var b in backbones)
-            {
-                b.Dispose();
-            }
-        }
+        using var backbones = BackboneSet.Open(specs, models, device: Device);
+        var extractor = new FeatureExtractor(backbones, views, cache: null);
+        extractor.Extract(photos.Take(4).ToArray(), null, default); // warm-up
+        return photos.Count / Median(repeat, () => Time(() => extractor.Extract(photos, null, default)));
     }
 
     // ML.NET's DnnFeaturizeImage pipeline, run by bench/MlNetBaseline in its own process.
@@ -261,8 +269,8 @@ public static class Program
     private static int RssProbe(string data, int count)
     {
         var photos = ImageDataset.FromFolder(data).Take(count);
-        var backbones = Backbone.OpenAll([KnownBackbones.ResNet18], null);
-        new FeatureExtractor(backbones, cache: null, averageWithMirror: true).Extract(photos, null, default);
+        using var backbones = BackboneSet.Open([KnownBackbones.ResNet18], null);
+        new FeatureExtractor(backbones, ImageView.Defaults, cache: null).Extract(photos, null, default);
         var peak = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
         Console.WriteLine((long.Parse(peak.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], Invariant) / 1024).ToString(Invariant));
         return 0;
@@ -271,8 +279,8 @@ public static class Program
     // Where one photo's preprocessing time goes, single-threaded (milliseconds per photo).
     private static int ProfileDecode(ImageDataset photos)
     {
-        var spec = KnownBackbones.MobileNetV2;
-        var writer = new TensorWriter(spec, meanImage: null);
+        var input = KnownBackbones.MobileNetV2.Preprocessing;
+        var writer = new TensorWriter(input, meanImage: null);
         var rgba = new byte[224 * 224 * 4];
         var tensor = new float[writer.Length];
         double read = 0, decode = 0, render = 0, write = 0;
@@ -288,7 +296,7 @@ public static class Program
                 using var image = ImageDecoder.Decode(bytes, p.Path, 224);
                 decode += clock.Elapsed.TotalMilliseconds;
                 clock.Restart();
-                image.RenderTo(224, 224, ResizePolicy.ShortSideCenterCrop, rgba);
+                image.RenderTo(224, 224, image.Place(224, 224, ViewFraming.CenterCrop, 1), rgba);
                 render += clock.Elapsed.TotalMilliseconds;
                 clock.Restart();
                 writer.Write(rgba, tensor);
@@ -302,27 +310,26 @@ public static class Program
 
     internal static float[][] Tensors(Backbone backbone, IReadOnlyList<ImageEntry> photos)
     {
-        var spec = backbone.Spec;
+        var input = backbone.Spec.Preprocessing;
+        var scratch = new RenderScratch();
         return photos.Select(p =>
         {
-            using var image = ImageDecoder.Decode(File.ReadAllBytes(p.Path), p.Path, Math.Max(spec.InputWidth, spec.InputHeight));
-            var rgba = new byte[spec.InputWidth * spec.InputHeight * 4];
-            image.RenderTo(spec.InputWidth, spec.InputHeight, spec.Resize, rgba);
+            using var views = PhotoViews.Decode(File.ReadAllBytes(p.Path), p.Path, Math.Max(input.Width, input.Height), scratch);
             var tensor = new float[backbone.Writer.Length];
-            backbone.Writer.Write(rgba, tensor);
+            backbone.Writer.Write(views.Render(input, ImageView.Native), tensor);
             return tensor;
         }).ToArray();
     }
 
     private static void DecodeAll(ImageDataset photos, int size)
     {
-        var writer = new TensorWriter(KnownBackbones.MobileNetV2, meanImage: null);
+        var writer = new TensorWriter(KnownBackbones.MobileNetV2.Preprocessing, meanImage: null);
         var rgba = new byte[size * size * 4];
         var tensor = new float[writer.Length];
         foreach (var p in photos)
         {
             using var image = ImageDecoder.Decode(File.ReadAllBytes(p.Path), p.Path, size);
-            image.RenderTo(size, size, ResizePolicy.ShortSideCenterCrop, rgba);
+            image.RenderTo(size, size, image.Place(size, size, ViewFraming.CenterCrop, 1), rgba);
             writer.Write(rgba, tensor);
         }
     }
@@ -343,12 +350,6 @@ public static class Program
     internal static string Rate(double perSecond) => string.Create(Invariant, $"{perSecond:F1} images/s");
 
     private static string Ms(double seconds) => string.Create(Invariant, $"{seconds * 1000:F1} ms");
-
-    private static string? Arg(string[] args, string name)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-    }
 
     private static string FindShared(string relative)
     {

@@ -1,7 +1,6 @@
 using CatsDogs.ML.Data;
-using CatsDogs.ML.Training;
 
-namespace CatsDogs.ML;
+namespace CatsDogs.ML.Training;
 
 /// <summary>What training did: data used, the regularisation search and the chosen head.</summary>
 public sealed record TrainingSummary

@@ -1,15 +1,4 @@
-using CatsDogs.ML.Data;
-
-namespace CatsDogs.ML;
-
-/// <summary>The classifier's answer for one photo.</summary>
-/// <param name="Source">The photo's path, or a description for streams and byte arrays.</param>
-/// <param name="DogProbability">P(dog), in [0, 1].</param>
-public sealed record DogPrediction(string Source, float DogProbability)
-{
-    /// <summary>The more likely class (dog when P(dog) ≥ 0.5).</summary>
-    public PetLabel PredictedLabel => DogProbability >= 0.5f ? PetLabel.Dog : PetLabel.Cat;
-}
+namespace CatsDogs.ML.Data;
 
 /// <summary>A scored photo of a batch.</summary>
 /// <param name="Image">The photo, with its label and id when known.</param>
@@ -34,19 +23,25 @@ public sealed record BatchPrediction(IReadOnlyList<ImagePrediction> Scored, IRea
 {
     /// <summary>Number of inputs: scored plus skipped.</summary>
     public int Count => Scored.Count + Skipped.Count;
-}
 
-/// <summary>The outcome of <see cref="CatsDogsClassifier.ExplainMany"/>: every input explained or skipped, in input order.</summary>
-/// <param name="Explained">Explained photos.</param>
-/// <param name="Skipped">Photos that could not be read or decoded, with reasons.</param>
-public sealed record ExplainedBatch(IReadOnlyList<Explain.Explanation> Explained, IReadOnlyList<SkippedImage> Skipped)
-{
-    /// <summary>Number of inputs: explained plus skipped.</summary>
-    public int Count => Explained.Count + Skipped.Count;
+    /// <summary>
+    /// The scored photos as CSV, <c>path,dog_probability,label</c> (the format of <c>catsdogs predict</c>), one row per
+    /// photo in input order.
+    /// </summary>
+    public string ToCsv()
+    {
+        var csv = new CsvWriter("path", "dog_probability", "label");
+        foreach (var p in Scored)
+        {
+            csv.Row(p.Image.Path, p.DogProbability, p.PredictedLabel.ToString().ToLowerInvariant());
+        }
+
+        return csv.ToString();
+    }
 }
 
 /// <summary>Progress of long work (feature extraction, training, scoring).</summary>
-/// <param name="Stage">What is being done, e.g. "features resnet18" or "training head".</param>
+/// <param name="Stage">What is being done, e.g. "features" or "training head".</param>
 /// <param name="Completed">Items done so far.</param>
 /// <param name="Total">Items in this stage.</param>
 public sealed record CatsDogsProgress(string Stage, int Completed, int Total);

@@ -2,8 +2,9 @@ using CatsDogs.ML.Data;
 using CatsDogs.ML.Evaluation;
 using Xunit;
 
-namespace CatsDogs.ML.Tests.Evaluation;
+namespace CatsDogs.ML.Tests.Data;
 
+[Trait("Category", Category.Unit)]
 public class MetricsTests
 {
     [Fact]

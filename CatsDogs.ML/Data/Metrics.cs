@@ -1,4 +1,4 @@
-namespace CatsDogs.ML.Evaluation;
+namespace CatsDogs.ML.Data;
 
 /// <summary>Binary metrics with the Kaggle conventions.</summary>
 public static class Metrics

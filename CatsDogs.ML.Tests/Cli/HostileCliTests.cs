@@ -1,0 +1,199 @@
+using System.Security.Cryptography;
+using Xunit;
+
+namespace CatsDogs.ML.Tests.Cli;
+
+/// <summary>
+/// The command line as a process, on bad paths, bad folders, bad options and bad outputs: exit code 1 with one
+/// readable line and no stack trace, checked before any work, and no output ever destroys an input. Every process is
+/// bounded by a timeout.
+/// </summary>
+[Collection("tiny model")]
+[Trait("Category", Category.Unit)]
+public class HostileCliTests(TinyModel tiny)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    public static TheoryData<string> Situations => new() { "missing path", "empty folder", "unlabelled photo" };
+
+    [Theory]
+    [MemberData(nameof(Situations))]
+    public void EveryCommand_OnABadInput_ExitsWithOneReadableLine(string situation)
+    {
+        using var dir = TestEnvironment.NewTempDirectory();
+        var input = situation switch
+        {
+            "missing path" => dir.File("no-such-folder"),
+            "empty folder" => Directory.CreateDirectory(dir.File("empty")).FullName,
+            _ => Directory.CreateDirectory(dir.File("unlabelled")).FullName,
+        };
+        if (situation == "unlabelled photo")
+        {
+            File.WriteAllBytes(Path.Combine(input, "photo.png"), TinyModel.Photo(dog: true, 1));
+        }
+
+        var model = new[] { "--models-dir", tiny.ModelsDirectory };
+        var backbone = new[] { "--backbones", "tiny", "--catalog", Catalogue(dir) };
+        var commands = new Dictionary<string, string[]>
+        {
+            ["train"] = ["train", input, "--out", dir.File("m.zip"), .. backbone, .. model, "--no-cache"],
+            ["evaluate"] = ["evaluate", tiny.ModelPath, input, .. model, "--no-cache"],
+            ["predict"] = ["predict", tiny.ModelPath, input, .. model, "--no-cache"],
+            ["submit"] = ["submit", tiny.ModelPath, input, "--out", dir.File("s.csv"), .. model, "--no-cache"],
+            ["fusion-report"] = ["fusion-report", input, .. backbone, .. model, "--no-cache"],
+            ["audit"] = ["audit", input, "--out", dir.File("audit"), .. backbone, .. model, "--no-cache"],
+            ["explain"] = ["explain", tiny.ModelPath, input, "--out", dir.File("cam"), .. model],
+            ["backbones"] = ["backbones", "--catalog", Path.Combine(input, "catalogue.json")],
+        };
+        foreach (var (name, args) in commands)
+        {
+            var result = CliProcess.Run(Timeout, args);
+            if (situation == "unlabelled photo" && name is "predict" or "explain")
+            {
+                // Scoring and explaining need no label: the photo is scored.
+                Assert.True(result.ExitCode == 0, $"{name}: {result.Stderr}");
+                continue;
+            }
+
+            CliProcess.AssertCleanFailure(result, $"{name} on {situation}");
+        }
+    }
+
+    [Fact]
+    public void OutputOverTheModel_IsRefusedBeforeAnyWork_AndTheModelIsIntact()
+    {
+        using var dir = TestEnvironment.NewTempDirectory();
+        var model = dir.File("m.zip");
+        File.Copy(tiny.ModelPath, model);
+        var hash = SHA256.HashData(File.ReadAllBytes(model));
+        foreach (var args in new[]
+        {
+            new[] { "predict", model, tiny.PhotosDirectory, "--out", model },
+            ["submit", model, tiny.PhotosDirectory, "--out", model],
+            ["predict", model, Path.Combine(tiny.PhotosDirectory, "cat.1.png"), "--out", Path.Combine(tiny.PhotosDirectory, "cat.1.png")],
+            ["predict", model, tiny.PhotosDirectory, "--out", dir.Path],
+        })
+        {
+            var result = CliProcess.Run(Timeout, [.. args, "--models-dir", tiny.ModelsDirectory]);
+            CliProcess.AssertCleanFailure(result, string.Join(' ', args));
+            Assert.DoesNotContain("ONNX Runtime:", result.Stderr, StringComparison.Ordinal); // refused before the model was even opened
+        }
+
+        Assert.Equal(hash, SHA256.HashData(File.ReadAllBytes(model)));
+        Assert.Equal(TinyModel.Photo(dog: false, 1), File.ReadAllBytes(Path.Combine(tiny.PhotosDirectory, "cat.1.png")));
+    }
+
+    [Fact]
+    public void Train_IntoAMissingFolder_CreatesIt_AndAStaleTemporaryFileIsReplaced()
+    {
+        using var dir = TestEnvironment.NewTempDirectory();
+        var model = dir.File("new/folder/m.zip");
+        Directory.CreateDirectory(dir.File("new/folder"));
+        File.WriteAllText(model + ".tmp", "left by a crashed save");
+        Directory.Delete(dir.File("new"), recursive: true);
+        var result = CliProcess.Run(Timeout, "train", tiny.PhotosDirectory, "--out", model, "--backbones", "tiny", "--catalog", Catalogue(dir), "--models-dir", tiny.ModelsDirectory, "--no-cache", "--folds", "3");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.True(File.Exists(model));
+
+        File.WriteAllText(model + ".tmp", "left by a crashed save");
+        result = CliProcess.Run(Timeout, "train", tiny.PhotosDirectory, "--out", model, "--backbones", "tiny", "--catalog", Catalogue(dir), "--models-dir", tiny.ModelsDirectory, "--no-cache", "--folds", "3");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.False(File.Exists(model + ".tmp"));
+    }
+
+    [Theory]
+    [InlineData("--folds", "1", "between 2 and 20")]
+    [InlineData("--folds", "-5", "between 2 and 20")]
+    [InlineData("--folds", "100000", "between 2 and 20")]
+    [InlineData("--views", "native,zoom", "not a view")]
+    [InlineData("--device", "tpu", "Unknown device 'tpu'")]
+    public void OutOfRangeOptions_AreRefusedBeforeAnyWork(string option, string value, string message)
+    {
+        using var dir = TestEnvironment.NewTempDirectory();
+        var result = CliProcess.Run(Timeout, "train", tiny.PhotosDirectory, "--out", dir.File("m.zip"), "--backbones", "tiny", "--catalog", Catalogue(dir), "--models-dir", tiny.ModelsDirectory, "--no-cache", option, value);
+        CliProcess.AssertCleanFailure(result, $"{option} {value}");
+        Assert.Contains(message, result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("features:", result.Stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(dir.File("m.zip")));
+    }
+
+    [Fact]
+    public void BadClip_IsRefusedBeforeScoring_AndAnIncompleteSubmissionNamesAllowMissing()
+    {
+        using var dir = TestEnvironment.NewTempDirectory();
+        var result = CliProcess.Run(Timeout, "submit", tiny.ModelPath, tiny.PhotosDirectory, "--out", dir.File("s.csv"), "--clip", "0.9,0.1", "--models-dir", tiny.ModelsDirectory);
+        CliProcess.AssertCleanFailure(result, "--clip 0.9,0.1");
+        Assert.Contains("0 ≤ min < max ≤ 1", result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("ONNX Runtime:", result.Stderr, StringComparison.Ordinal);
+
+        Directory.CreateDirectory(dir.File("test"));
+        File.WriteAllBytes(dir.File("test/1.png"), TinyModel.Photo(dog: true, 1));
+        File.WriteAllText(dir.File("test/2.png"), "not a photo");
+        result = CliProcess.Run(Timeout, "submit", tiny.ModelPath, dir.File("test"), "--out", dir.File("s.csv"), "--models-dir", tiny.ModelsDirectory, "--no-cache");
+        CliProcess.AssertCleanFailure(result, "incomplete submission");
+        Assert.Contains("--allow-missing", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public void FifoAndDevZeroInAFolder_AreSkipped_AndEverythingElseIsScored()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "FIFOs and /dev/zero are made on Linux only.");
+        using var dir = TestEnvironment.NewTempDirectory();
+        foreach (var photo in Directory.GetFiles(tiny.PhotosDirectory).Take(5))
+        {
+            File.Copy(photo, dir.File(Path.GetFileName(photo)));
+        }
+
+        System.Diagnostics.Process.Start("mkfifo", dir.File("cat.901.jpg"))!.WaitForExit();
+        File.CreateSymbolicLink(dir.File("dog.902.jpg"), "/dev/zero");
+        Directory.CreateSymbolicLink(dir.File("loop"), ".");
+        var result = CliProcess.Run(Timeout, "predict", tiny.ModelPath, dir.Path, "--models-dir", tiny.ModelsDirectory, "--no-cache");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Contains("Scored 5, skipped 2, listed 7.", result.Stderr, StringComparison.Ordinal);
+        Assert.Equal(6, result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+    }
+
+    [Fact]
+    public void ExplainIntoTheDataFolder_TwiceOver_NeverReadsItsOverlaysBack()
+    {
+        using var dir = TestEnvironment.NewTempDirectory();
+        foreach (var photo in Directory.GetFiles(tiny.PhotosDirectory).Take(4))
+        {
+            File.Copy(photo, dir.File(Path.GetFileName(photo)));
+        }
+
+        for (var run = 0; run < 2; run++)
+        {
+            var result = CliProcess.Run(Timeout, "explain", tiny.ModelPath, dir.Path, "--out", dir.File("cam"), "--models-dir", tiny.ModelsDirectory);
+            Assert.True(result.ExitCode == 0, result.Stderr);
+            Assert.Contains("Explained 4, skipped 0, listed 4", result.Stderr, StringComparison.Ordinal);
+        }
+
+        var train = CliProcess.Run(Timeout, "predict", tiny.ModelPath, dir.Path, "--models-dir", tiny.ModelsDirectory, "--no-cache");
+        Assert.Contains("listed 4.", train.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ManifestWithNulls_IsOneLineAndExitCodeOne()
+    {
+        using var dir = TestEnvironment.NewTempDirectory();
+        var model = dir.File("m.zip");
+        File.Copy(tiny.ModelPath, model);
+        BundleFile.EditManifest(model, m => m["backbones"]![0]!["spec"] = null, rehash: true);
+        var result = CliProcess.Run(Timeout, "predict", model, tiny.PhotosDirectory, "--models-dir", tiny.ModelsDirectory);
+        CliProcess.AssertCleanFailure(result, "a manifest with nulls");
+        Assert.Contains(model, result.Stderr, StringComparison.Ordinal);
+
+        var verbose = CliProcess.Run(Timeout, "predict", model, tiny.PhotosDirectory, "--models-dir", tiny.ModelsDirectory, "--verbose");
+        Assert.Equal(1, verbose.ExitCode);
+        Assert.Contains("   at ", verbose.Stderr, StringComparison.Ordinal); // --verbose adds the stack trace
+    }
+
+    // A catalogue file that adds the tiny backbone.
+    private static string Catalogue(TempDirectory dir)
+    {
+        var path = dir.File("tiny-catalogue.json");
+        File.WriteAllText(path, ML.Backbones.BackboneCatalogJson.Serialize([TinyModel.Spec]));
+        return path;
+    }
+}

@@ -1,0 +1,112 @@
+using System.Globalization;
+
+namespace CatsDogs.ML.Imaging;
+
+/// <summary>How a view frames the photo before it is resized to a backbone's input.</summary>
+public enum ViewFraming
+{
+    /// <summary>The backbone's own framing (<see cref="ImagePreprocessing.Resize"/>): ResNet18 crops the short side, the MobileNets squash the whole photo.</summary>
+    Native,
+
+    /// <summary>The whole photo squashed to the input size (aspect ratio not kept).</summary>
+    Squash,
+
+    /// <summary>A centred crop whose short side is <see cref="ImageView.CropFraction"/> of the photo's short side, aspect ratio kept.</summary>
+    CenterCrop,
+}
+
+/// <summary>
+/// One way of showing a photo to the backbones (test-time augmentation): a framing, optionally mirrored left to right.
+/// A model's views are recorded in its saved bundle; each backbone's features are averaged over them, in order.
+/// The text form (<see cref="ToString"/>, <see cref="Parse"/>) is <c>native</c>, <c>squash</c> or <c>crop0.875</c>,
+/// with <c>+mirror</c> for a mirrored view.
+/// </summary>
+/// <param name="Framing">Which part of the photo the view shows.</param>
+/// <param name="CropFraction">For <see cref="ViewFraming.CenterCrop"/>: the share of the short side kept, in (0, 1].</param>
+/// <param name="Mirrored">Whether the rendered view is flipped left to right.</param>
+public sealed record ImageView(ViewFraming Framing = ViewFraming.Native, double CropFraction = 1, bool Mirrored = false)
+{
+    /// <summary>The backbone's own framing.</summary>
+    public static ImageView Native { get; } = new();
+
+    /// <summary>The backbone's own framing, mirrored.</summary>
+    public static ImageView NativeMirrored { get; } = new(Mirrored: true);
+
+    /// <summary>The views of a model trained with the defaults: the photo and its mirror image.</summary>
+    public static IReadOnlyList<ImageView> Defaults { get; } = [Native, NativeMirrored];
+
+    /// <summary>The same framing, not mirrored (the view that is rendered; a mirrored view flips its pixels).</summary>
+    public ImageView Unmirrored => this with { Mirrored = false };
+
+    /// <summary>Checks the view; the message says what is wrong.</summary>
+    /// <exception cref="ArgumentException">The crop fraction is outside (0, 1] or set on another framing.</exception>
+    public ImageView Validate()
+    {
+        if (Framing == ViewFraming.CenterCrop ? !(CropFraction > 0 && CropFraction <= 1) : CropFraction != 1)
+        {
+            throw new ArgumentException($"View '{this}' is invalid: a centre crop keeps a fraction in (0, 1] of the short side; other framings keep the whole photo.");
+        }
+
+        return this;
+    }
+
+    /// <summary>The text form, e.g. <c>crop0.875+mirror</c>; also part of the feature-cache key.</summary>
+    public override string ToString() => (Framing switch
+    {
+        ViewFraming.Native => "native",
+        ViewFraming.Squash => "squash",
+        _ => "crop" + CropFraction.ToString("0.####", CultureInfo.InvariantCulture),
+    }) + (Mirrored ? "+mirror" : "");
+
+    /// <summary>Reads one view: <c>native</c>, <c>squash</c>, <c>crop0.875</c> (or <c>crop</c> for the whole short side), each with an optional <c>+mirror</c>.</summary>
+    /// <exception cref="ArgumentException">Not a view.</exception>
+    public static ImageView Parse(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var t = text.Trim().ToLowerInvariant();
+        var mirrored = t.EndsWith("+mirror", StringComparison.Ordinal);
+        var framing = mirrored ? t[..^"+mirror".Length] : t;
+        ImageView? view = framing switch
+        {
+            "native" => new ImageView(Mirrored: mirrored),
+            "squash" => new ImageView(ViewFraming.Squash, Mirrored: mirrored),
+            "crop" => new ImageView(ViewFraming.CenterCrop, 1, mirrored),
+            _ when framing.StartsWith("crop", StringComparison.Ordinal)
+                && double.TryParse(framing.AsSpan(4), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var f) => new ImageView(ViewFraming.CenterCrop, f, mirrored),
+            _ => null,
+        };
+        return (view ?? throw new ArgumentException($"'{text}' is not a view: use native, squash or cropF (F in (0, 1], e.g. crop0.875), each optionally with +mirror.")).Validate();
+    }
+
+    /// <summary>Reads a comma-separated list such as <c>native,native+mirror</c>.</summary>
+    /// <exception cref="ArgumentException">A part is not a view, a view repeats, or the list is empty.</exception>
+    public static IReadOnlyList<ImageView> ParseList(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var views = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Parse).ToArray();
+        return CheckList(views);
+    }
+
+    /// <summary>Checks a list of views: at least one, each valid, none repeated.</summary>
+    /// <exception cref="ArgumentException">The list is empty, a view is invalid or repeated.</exception>
+    public static IReadOnlyList<ImageView> CheckList(IReadOnlyList<ImageView> views)
+    {
+        ArgumentNullException.ThrowIfNull(views);
+        if (views.Count == 0)
+        {
+            throw new ArgumentException("Give at least one view, e.g. native,native+mirror.");
+        }
+
+        foreach (var view in views)
+        {
+            (view ?? throw new ArgumentException("A view is missing (null).")).Validate();
+        }
+
+        if (views.GroupBy(v => v).FirstOrDefault(g => g.Count() > 1) is { } repeated)
+        {
+            throw new ArgumentException($"View '{repeated.Key}' is listed more than once.");
+        }
+
+        return views;
+    }
+}

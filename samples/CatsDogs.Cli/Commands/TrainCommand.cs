@@ -1,0 +1,54 @@
+using System.CommandLine;
+using System.Globalization;
+using CatsDogs.Cli.Options;
+using CatsDogs.ML;
+using CatsDogs.ML.Data;
+using Spectre.Console;
+
+namespace CatsDogs.Cli.Commands;
+
+/// <summary><c>catsdogs train</c>: train a classifier on a folder of labelled photos and save it.</summary>
+internal static class TrainCommand
+{
+    public static Command Create(Cli cli)
+    {
+        var data = new Argument<string>("data-dir") { Description = "Labelled photos: Kaggle names (cat.N.jpg, dog.N.jpg) or cat/ and dog/ folders." };
+        var outPath = new Option<string>("--out", "-o") { Description = "Where to save the trained model (zip).", Required = true };
+        var signKey = CommonOptions.SignKey();
+        var command = new Command("train", "Train a classifier on a folder of labelled photos and save it.") { data, outPath, signKey };
+        var training = new TrainingOptions("resnet18").AddTo(command);
+        cli.SetAction(command, (parse, token) =>
+        {
+            var options = training.Build(parse);
+            var dataDir = parse.GetRequiredValue(data);
+            var model = OutputFile.Prepare(parse.GetRequiredValue(outPath), [dataDir]);
+            var key = CommonOptions.ReadKey(parse.GetValue(signKey));
+            var dataset = Photos.Folder(dataDir, token);
+            cli.Error.WriteLine($"Training on {dataset.Count} photos ({dataset.CountOf(PetLabel.Cat)} cats, {dataset.CountOf(PetLabel.Dog)} dogs) with {string.Join(" + ", options.Backbones.Select(b => b.Name))}, views {string.Join(", ", options.Views)}.");
+            using var classifier = cli.WithProgress(progress => new CatsDogsTrainer(options).Train(dataset, progress, token));
+            cli.ReportProviders(classifier);
+            var summary = classifier.Training!;
+            classifier.Save(model, key);
+            cli.ReportSkipped(summary.Skipped);
+            var console = cli.Console();
+            var table = new Table().Title($"L2 search, {summary.Folds}-fold CV").AddColumns("L2", "log loss", "accuracy");
+            foreach (var trial in summary.Trials)
+            {
+                var mark = trial == summary.Best ? " ←" : "";
+                table.AddRow(Cli.F(trial.L2, "G4") + mark, Cli.F(trial.ValidationLogLoss, "F4"), Cli.F(trial.ValidationAccuracy, "P2"));
+            }
+
+            console.Write(table);
+            foreach (var excluded in summary.Excluded)
+            {
+                cli.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"left out as likely mislabelled: {excluded.Image.Path} (P(its label) = {excluded.LabelProbability:F3} out of fold)"));
+            }
+
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Trained on {summary.TrainedOn - summary.Excluded.Count} of {summary.TrainedOn} usable photos ({summary.Cats} cats, {summary.Dogs} dogs; {summary.Excluded.Count} left out as likely mislabelled), skipped {summary.Skipped.Count}; "
+                + $"features {summary.FeatureTime.TotalSeconds:F1} s, head {summary.HeadTime.TotalSeconds:F1} s. Saved {model}"));
+            return 0;
+        });
+        return command;
+    }
+}

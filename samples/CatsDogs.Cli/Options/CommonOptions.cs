@@ -1,0 +1,48 @@
+using System.CommandLine;
+
+namespace CatsDogs.Cli.Options;
+
+/// <summary>Options several commands share, defined once.</summary>
+internal static class CommonOptions
+{
+    public static Option<string?> ModelsDir() => new("--models-dir")
+    {
+        Description = "Extra folder searched first for backbone ONNX files (also $CATSDOGS_MODELS_DIR).",
+    };
+
+    public static Option<string?> Cache() => new("--cache")
+    {
+        Description = "Feature cache folder (default: $CATSDOGS_CACHE_DIR or ~/.cache/catsdogs/features).",
+    };
+
+    public static Option<bool> NoCache() => new("--no-cache") { Description = "Neither read nor write the feature cache." };
+
+    public static Option<string> Device() => new("--device")
+    {
+        Description = "Where the backbones run: cpu, cuda or cuda:N (needs Microsoft.ML.OnnxRuntime.Gpu; falls back to CPU with a notice).",
+        DefaultValueFactory = _ => "cpu",
+    };
+
+    public static Option<string?> Catalog() => new("--catalog")
+    {
+        Description = "A JSON file of your own backbone specs (the format of models/backbones.json), added to the built-in catalogue.",
+    };
+
+    public static Option<string?> SignKey() => new("--sign-key")
+    {
+        Description = "A file holding a secret key: 'train' signs the model with it (HMAC-SHA256), other commands load only models signed with it.",
+    };
+
+    /// <summary>The key bytes of a --sign-key file, or null.</summary>
+    /// <exception cref="ArgumentException">The file is missing or empty.</exception>
+    public static byte[]? ReadKey(string? file)
+    {
+        if (file is null)
+        {
+            return null;
+        }
+
+        var key = File.Exists(file) ? File.ReadAllBytes(file) : throw new ArgumentException($"--sign-key: the key file '{Path.GetFullPath(file)}' does not exist.");
+        return key.Length >= 16 ? key : throw new ArgumentException($"--sign-key: the key file '{Path.GetFullPath(file)}' holds {key.Length} bytes; use at least 16 random bytes.");
+    }
+}
