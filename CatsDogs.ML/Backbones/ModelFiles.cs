@@ -79,7 +79,10 @@ internal static class ModelFiles
     {
         try
         {
-            return FileKind.ReadAll(path, maxBytes).ToArray();
+            var bytes = FileKind.ReadAll(path, maxBytes);
+            return bytes.Length == bytes.Span.Length && System.Runtime.InteropServices.MemoryMarshal.TryGetArray(bytes, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+                ? segment.Array
+                : bytes.ToArray();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

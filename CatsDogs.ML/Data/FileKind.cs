@@ -146,24 +146,38 @@ internal static partial class FileKind
                 throw new FileTooLargeException(identity.Size, maxBytes);
             }
 
-            // One byte more than the size, to notice a file that grows while it is read.
-            var capacity = (int)Math.Min(identity.Size + 1, maxBytes + 1);
-            var target = buffer is not null && buffer.Length >= capacity ? buffer : new byte[capacity];
+            var size = (int)identity.Size;
+            var target = buffer is not null && buffer.Length >= size ? buffer : new byte[size];
             var total = 0;
-            while (total < capacity)
+            while (total < size)
             {
-                var read = RandomAccess.Read(handle, target.AsSpan(total, capacity - total), total);
+                var read = RandomAccess.Read(handle, target.AsSpan(total, size - total), total);
                 if (read == 0)
                 {
-                    break;
+                    break; // it shrank while being read: what is there is what it holds
                 }
 
                 total += read;
             }
 
-            if (total > maxBytes)
+            // A file that grew past its size while being read (or whose size the system does not report) is checked
+            // against the cap by reading on, a little at a time.
+            Span<byte> probe = stackalloc byte[1];
+            if (total == size && RandomAccess.Read(handle, probe, total) > 0)
             {
-                throw new FileTooLargeException(total, maxBytes);
+                var grown = new List<byte>(target.AsSpan(0, total).ToArray()) { probe[0] };
+                var chunk = new byte[65536];
+                int read;
+                while ((read = RandomAccess.Read(handle, chunk, grown.Count)) > 0)
+                {
+                    grown.AddRange(chunk.AsSpan(0, read));
+                    if (grown.Count > maxBytes)
+                    {
+                        throw new FileTooLargeException(grown.Count, maxBytes);
+                    }
+                }
+
+                return grown.ToArray();
             }
 
             return target.AsMemory(0, total);

@@ -25,9 +25,9 @@ internal static class PhotoFile
         try
         {
             var size = FileKind.Stat(path).Size;
-            if (size < MaxKeptBuffer && buffer.Length <= size)
+            if (size <= MaxKeptBuffer && buffer.Length < size)
             {
-                buffer = new byte[Math.Min(MaxKeptBuffer, Math.Max(size + 1, buffer.Length * 2L))];
+                buffer = new byte[Math.Min(MaxKeptBuffer, Math.Max(size, buffer.Length * 2L))];
             }
 
             return FileKind.ReadAll(path, maxBytes, buffer);

@@ -1,4 +1,5 @@
 using CatsDogs.ML.Onnx.Proto;
+using CatsDogs.ML.Onnx.Proto.Summary;
 using Google.Protobuf;
 
 namespace CatsDogs.ML.Onnx;
@@ -10,23 +11,26 @@ internal sealed record OnnxTensor(string Name, IReadOnlyList<long>? Shape)
 }
 
 /// <summary>
-/// An ONNX model read into the typed messages generated from <c>onnx.proto3</c>: what a backbone file offers (graph
-/// inputs without initializers, outputs, the tensors that feed global pooling) and the in-memory edits the library
-/// makes (extra outputs for feature maps, a new input size, a symbolic batch).
+/// An ONNX model as the typed messages generated from <c>onnx.proto3</c> see it: what a backbone file offers (graph
+/// inputs without initializers, outputs, nodes, the tensors that feed global pooling), read from a summary that skips
+/// the weights, and the in-memory edits the library makes (extra outputs for feature maps, a new input size, a
+/// symbolic batch), which parse the whole model.
 /// </summary>
 internal sealed class OnnxGraph
 {
-    private OnnxGraph(ModelProto model)
+    private static readonly MessageParser<ModelSummary> SummaryParser = ModelSummary.Parser.WithDiscardUnknownFields(true);
+    private readonly ReadOnlyMemory<byte> _bytes;
+    private readonly HashSet<string> _producedTensors;
+
+    private OnnxGraph(ReadOnlyMemory<byte> bytes, GraphSummary graph)
     {
-        Model = model;
-        var graph = model.Graph;
+        _bytes = bytes;
         var initializers = graph.Initializer.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
         Inputs = graph.Input.Where(i => !initializers.Contains(i.Name)).Select(Describe).ToArray();
         Outputs = graph.Output.Select(Describe).ToArray();
+        Nodes = graph.Node;
+        _producedTensors = graph.Node.SelectMany(n => n.Output).ToHashSet(StringComparer.Ordinal);
     }
-
-    /// <summary>The parsed model; edits work on a clone.</summary>
-    public ModelProto Model { get; }
 
     /// <summary>Graph inputs that are fed at run time (initializers excluded).</summary>
     public IReadOnlyList<OnnxTensor> Inputs { get; }
@@ -35,16 +39,16 @@ internal sealed class OnnxGraph
     public IReadOnlyList<OnnxTensor> Outputs { get; }
 
     /// <summary>Nodes in file order.</summary>
-    public IReadOnlyList<NodeProto> Nodes => Model.Graph.Node;
+    public IReadOnlyList<NodeProto> Nodes { get; }
 
-    /// <summary>Reads an ONNX model.</summary>
+    /// <summary>Reads what an ONNX model offers, without copying its weights; <paramref name="model"/> must stay unchanged while edits are made.</summary>
     /// <exception cref="FormatException">The bytes are not an ONNX model.</exception>
-    public static OnnxGraph Read(ReadOnlySpan<byte> model)
+    public static OnnxGraph Read(ReadOnlyMemory<byte> model)
     {
-        ModelProto parsed;
+        ModelSummary parsed;
         try
         {
-            parsed = ModelProto.Parser.ParseFrom(model);
+            parsed = SummaryParser.ParseFrom(model.Span);
         }
         catch (InvalidProtocolBufferException e)
         {
@@ -56,16 +60,18 @@ internal sealed class OnnxGraph
             throw new FormatException("it has no ONNX graph");
         }
 
-        return new OnnxGraph(parsed);
+        return new OnnxGraph(model, parsed.Graph);
     }
 
+    /// <summary>The whole model (weights included) as typed messages, for building new graphs from it.</summary>
+    public ModelProto Model() => ModelProto.Parser.ParseFrom(_bytes.Span);
+
     /// <summary>Whether some node produces, or the graph takes, a tensor of this name.</summary>
-    public bool HasTensor(string name) =>
-        Inputs.Any(i => i.Name == name) || Nodes.Any(n => n.Output.Contains(name));
+    public bool HasTensor(string name) => Inputs.Any(i => i.Name == name) || _producedTensors.Contains(name);
 
     /// <summary>
-    /// The tensors that feed a global spatial pooling (GlobalAveragePool, ReduceMean, AveragePool): the candidates for
-    /// a backbone's feature map, in graph order.
+    /// The tensors that feed a spatial pooling (GlobalAveragePool, ReduceMean, AveragePool): the candidates for a
+    /// backbone's feature map, in graph order.
     /// </summary>
     public IReadOnlyList<string> PoolingInputs() => Nodes
         .Where(n => n.OpType is "GlobalAveragePool" or "ReduceMean" or "AveragePool" && n.Input.Count > 0)
@@ -77,13 +83,42 @@ internal sealed class OnnxGraph
     /// The model with extra graph outputs (float tensors of unknown shape) for intermediate tensors, e.g. the feature
     /// map that feeds the global pooling; nothing else changes.
     /// </summary>
-    public byte[] WithOutputs(IEnumerable<string> tensorNames)
+    public byte[] WithOutputs(IEnumerable<string> tensorNames) => Edit(tensorNames, resize: null);
+
+    /// <summary>
+    /// The model edited in one pass: extra graph outputs, and optionally the image input's height and width set to a
+    /// new size (<paramref name="resize"/>: the input's name, whether it is NHWC, the new side). A resize drops the
+    /// shape hints of intermediate tensors and the spatial sizes of the outputs, which the new size changes; it is
+    /// only right for graphs that pool globally.
+    /// </summary>
+    public byte[] Edit(IEnumerable<string> extraOutputs, (string Input, bool Nhwc, int Size)? resize)
     {
-        var model = Model.Clone();
+        var model = Model();
         var existing = model.Graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
-        foreach (var name in tensorNames.Where(existing.Add))
+        foreach (var name in extraOutputs.Where(existing.Add))
         {
             model.Graph.Output.Add(OnnxBuild.FloatValue(name, shape: null));
+        }
+
+        if (resize is { } r)
+        {
+            var input = model.Graph.Input.FirstOrDefault(i => i.Name == r.Input)?.Type?.TensorType?.Shape
+                ?? throw new FormatException($"the graph has no shaped input named '{r.Input}'");
+            if (input.Dim.Count != 4)
+            {
+                throw new FormatException($"input '{r.Input}' has {input.Dim.Count} dimensions, not 4");
+            }
+
+            foreach (var axis in r.Nhwc ? new[] { 1, 2 } : [2, 3])
+            {
+                input.Dim[axis] = new TensorShapeProto.Types.Dimension { DimValue = r.Size };
+            }
+
+            model.Graph.ValueInfo.Clear();
+            foreach (var output in model.Graph.Output.Where(o => o.Type?.TensorType?.Shape is { Dim.Count: > 2 }))
+            {
+                output.Type.TensorType.Shape = null;
+            }
         }
 
         return model.ToByteArray();
@@ -95,7 +130,7 @@ internal sealed class OnnxGraph
     /// </summary>
     public byte[] WithSymbolicBatch()
     {
-        var model = Model.Clone();
+        var model = Model();
         model.Graph.ValueInfo.Clear();
         foreach (var value in model.Graph.Input.Concat(model.Graph.Output))
         {
