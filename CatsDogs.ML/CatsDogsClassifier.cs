@@ -124,7 +124,7 @@ public sealed class CatsDogsClassifier : IDisposable
     public Explainer CreateExplainer()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var backbones = BackboneSet.Open(_backbones.Specs, _features.ModelsDirectory, _backbones.Hashes, _features.Device, withFeatureMaps: true);
+        var backbones = _features.OpenBackbones(_backbones.Hashes, withFeatureMaps: true);
         try
         {
             return new Explainer(backbones, _extractor.Views, _head, _features.MaxDegreeOfParallelism, _features.MaxPhotoBytes);
@@ -183,7 +183,7 @@ public sealed class CatsDogsClassifier : IDisposable
             MaxDegreeOfParallelism = options.MaxDegreeOfParallelism,
             MaxPhotoBytes = options.MaxPhotoBytes,
         }.Validate();
-        var backbones = BackboneSet.Open(model.Specs, options.ModelsDirectory, model.Hashes.Select(h => (string?)h).ToArray(), options.Device);
+        var backbones = features.OpenBackbones(model.Hashes);
         try
         {
             return new CatsDogsClassifier(backbones, FeatureExtractor.Create(backbones, features), model.Head, model.Training, features, model.CreatedUtc);

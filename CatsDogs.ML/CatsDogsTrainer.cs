@@ -44,7 +44,7 @@ public sealed class CatsDogsTrainer
         ArgumentNullException.ThrowIfNull(data);
         LabelChecks.RequireLabels(data, "training");
         var features = Options.Features;
-        var backbones = BackboneSet.Open(features.Backbones, features.ModelsDirectory, device: features.Device);
+        var backbones = features.OpenBackbones();
         try
         {
             var extractor = FeatureExtractor.Create(backbones, features);

@@ -109,7 +109,7 @@ public static class DatasetAudit
 
         // What a cross-validated cat/dog model thinks of each label.
         IReadOnlyDictionary<string, double> dogProbability;
-        using (var backbones = BackboneSet.Open(features.Backbones, features.ModelsDirectory, device: features.Device))
+        using (var backbones = features.OpenBackbones())
         {
             var extractor = FeatureExtractor.Create(backbones, features);
             var (extracted, labels) = LabelledFeatures.Extract(extractor, data, "the audit", progress, cancellationToken);

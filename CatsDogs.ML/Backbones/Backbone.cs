@@ -74,11 +74,24 @@ internal sealed class Backbone : IDisposable
     /// the peak memory of scoring from 465 MiB to 1,037 MiB.
     /// </param>
     /// <param name="device">Where to run: <c>cpu</c>, or <c>cuda</c> / <c>cuda:N</c> (falls back to CPU, with <see cref="ProviderNotice"/>, where CUDA is unavailable).</param>
+    /// <param name="inputSize">Run at this (square) input size instead of the spec's: the graph's input shape is rewritten in memory; the spec must be <see cref="BackboneSpec.ScalableInput"/>.</param>
+    /// <exception cref="ArgumentException">The spec is invalid, or cannot run at <paramref name="inputSize"/>.</exception>
     /// <exception cref="BackboneFileNotFoundException">A file is missing.</exception>
     /// <exception cref="BackboneMismatchException">A file is not ONNX, or its hash, names or shapes differ from the spec.</exception>
-    public static Backbone Open(BackboneSpec spec, string? modelsDirectory, string? expectedSha256 = null, bool withFeatureMap = false, string device = "cpu")
+    public static Backbone Open(BackboneSpec spec, string? modelsDirectory, string? expectedSha256 = null, bool withFeatureMap = false, string device = "cpu", int? inputSize = null)
     {
         BackboneSpecChecks.ThrowIfInvalid(spec);
+        var resize = inputSize is { } side && (side != spec.Preprocessing.Width || side != spec.Preprocessing.Height);
+        if (resize)
+        {
+            if (!spec.ScalableInput)
+            {
+                throw new ArgumentException($"Backbone '{spec.Name}' cannot run at {inputSize} px: its spec is not ScalableInput (its graph does not pool globally at every size, or its preprocessing has a fixed-size mean image). Use views without '@size' for it.");
+            }
+
+            spec = spec with { Preprocessing = spec.Preprocessing with { Width = inputSize!.Value, Height = inputSize.Value }, FeatureMapHeight = null, FeatureMapWidth = null };
+        }
+
         var cudaDevice = ExecutionDevice.Parse(device);
         var path = ModelFiles.Locate(spec, spec.FileName, modelsDirectory);
         var model = ModelFiles.Read(path, spec);
@@ -102,7 +115,10 @@ internal sealed class Backbone : IDisposable
 
         CheckFeatureMap(graph, path, spec);
         var exposeMap = withFeatureMap && spec.FeatureMapName is not null;
-        var (session, provider, notice) = ExecutionDevice.OpenSession(exposeMap ? graph.WithOutputs([spec.FeatureMapName!]) : model, path, spec, cudaDevice);
+        var edited = exposeMap || resize
+            ? graph.Edit(exposeMap ? [spec.FeatureMapName!] : [], resize ? (spec.InputName, spec.Preprocessing.Layout == TensorLayout.Nhwc, spec.Preprocessing.Width) : null)
+            : model;
+        var (session, provider, notice) = ExecutionDevice.OpenSession(edited, path, spec, cudaDevice);
         try
         {
             // The network file is checked first: a spec that disagrees with it is the likelier mistake.

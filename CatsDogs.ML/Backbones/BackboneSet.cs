@@ -9,11 +9,13 @@ namespace CatsDogs.ML.Backbones;
 internal sealed class BackboneSet : IReadOnlyList<Backbone>, IDisposable
 {
     private readonly Backbone[] _backbones;
+    private readonly Dictionary<(int Backbone, int Size), Backbone> _resized;
     private bool _disposed;
 
-    private BackboneSet(Backbone[] backbones)
+    private BackboneSet(Backbone[] backbones, Dictionary<(int, int), Backbone> resized)
     {
         _backbones = backbones;
+        _resized = resized;
         var offsets = new int[backbones.Length];
         for (var i = 1; i < backbones.Length; i++)
         {
@@ -52,8 +54,9 @@ internal sealed class BackboneSet : IReadOnlyList<Backbone>, IDisposable
     /// <param name="expectedSha256">The file hashes a saved model was trained with (one per spec), if any.</param>
     /// <param name="device">Where they run: <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</param>
     /// <param name="withFeatureMaps">Also expose each feature map (for class activation maps; costs memory).</param>
-    /// <exception cref="ArgumentException">No backbone, or one listed twice.</exception>
-    public static BackboneSet Open(IReadOnlyList<BackboneSpec> specs, string? modelsDirectory, IReadOnlyList<string?>? expectedSha256 = null, string device = "cpu", bool withFeatureMaps = false)
+    /// <param name="inputSizes">Other input sizes the views ask for (<see cref="Imaging.ImageView.InputSize"/>): one more session per backbone and size.</param>
+    /// <exception cref="ArgumentException">No backbone, one listed twice, or a size a backbone cannot take.</exception>
+    public static BackboneSet Open(IReadOnlyList<BackboneSpec> specs, string? modelsDirectory, IReadOnlyList<string?>? expectedSha256 = null, string device = "cpu", bool withFeatureMaps = false, IEnumerable<int?>? inputSizes = null)
     {
         ArgumentNullException.ThrowIfNull(specs);
         if (specs.Count == 0)
@@ -67,21 +70,41 @@ internal sealed class BackboneSet : IReadOnlyList<Backbone>, IDisposable
         }
 
         var opened = new List<Backbone>();
+        var resized = new Dictionary<(int, int), Backbone>();
         try
         {
+            var sizes = (inputSizes ?? []).OfType<int>().Distinct().ToArray();
             for (var i = 0; i < specs.Count; i++)
             {
                 opened.Add(Backbone.Open(specs[i], modelsDirectory, expectedSha256?[i], withFeatureMaps, device));
+                foreach (var size in sizes.Where(s => s != specs[i].Preprocessing.Width || s != specs[i].Preprocessing.Height))
+                {
+                    resized[(i, size)] = Backbone.Open(specs[i], modelsDirectory, expectedSha256?[i], withFeatureMaps, device, size);
+                }
             }
 
-            return new BackboneSet(opened.ToArray());
+            return new BackboneSet(opened.ToArray(), resized);
         }
         catch
         {
             opened.ForEach(b => b.Dispose());
+            foreach (var b in resized.Values)
+            {
+                b.Dispose();
+            }
+
             throw;
         }
     }
+
+    /// <summary>The session that runs backbone <paramref name="index"/> at <paramref name="inputSize"/> (null: its own size).</summary>
+    /// <exception cref="InvalidOperationException">The set was not opened with that size.</exception>
+    public Backbone At(int index, int? inputSize) =>
+        inputSize is not { } size || (size == _backbones[index].Spec.Preprocessing.Width && size == _backbones[index].Spec.Preprocessing.Height)
+            ? _backbones[index]
+            : _resized.TryGetValue((index, size), out var resized)
+                ? resized
+                : throw new InvalidOperationException($"Backbone '{_backbones[index].Spec.Name}' was not opened at {size} px.");
 
     /// <inheritdoc />
     public IEnumerator<Backbone> GetEnumerator() => ((IEnumerable<Backbone>)_backbones).GetEnumerator();
@@ -97,7 +120,7 @@ internal sealed class BackboneSet : IReadOnlyList<Backbone>, IDisposable
         }
 
         _disposed = true;
-        foreach (var backbone in _backbones)
+        foreach (var backbone in _backbones.Concat(_resized.Values))
         {
             backbone.Dispose();
         }

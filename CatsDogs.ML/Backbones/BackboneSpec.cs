@@ -38,6 +38,13 @@ public sealed record BackboneSpec
     /// <summary>How a photo becomes this network's input: size, layout, channel order, normalisation and framing.</summary>
     public required ImagePreprocessing Preprocessing { get; init; }
 
+    /// <summary>
+    /// Whether the network can run at another (square) input size than <see cref="Preprocessing"/>'s (views such as
+    /// <c>native@288</c>): true when its graph pools globally and its preprocessing has no fixed-size mean image. The
+    /// library then rewrites the graph's input shape in memory.
+    /// </summary>
+    public bool ScalableInput { get; init; }
+
     /// <summary>Name of the globally pooled feature output.</summary>
     public required string PooledOutputName { get; init; }
 

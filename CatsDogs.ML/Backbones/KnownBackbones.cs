@@ -32,6 +32,9 @@ public static class KnownBackbones
             Resize = ResizePolicy.ShortSideCenterCrop,
             Normalization = new PixelNormalization(NormalizationKind.CaffeMeanImage, MeanImageFile: "ResNetPreprocess.onnx"),
         },
+        // Not scalable: its pooling is an AveragePool with a fixed 7×7 kernel (global only at 224 px) and its
+        // preprocessing subtracts a 224×224 mean image.
+        ScalableInput = false,
         PooledOutputName = "Pooling395_Output_0",
         FeatureDimension = 512,
         FeatureMapName = "ReLU393_Output_0",
@@ -106,6 +109,8 @@ public static class KnownBackbones
             Normalization = PixelNormalization.Raw,
             Resize = ResizePolicy.ShortSideCenterCrop,
         },
+        // GlobalAveragePool (or ReduceMean over H and W) and no mean image: any input size works.
+        ScalableInput = true,
         PooledOutputName = "features",
         FeatureDimension = dimension,
         FeatureMapName = featureMap,
@@ -132,6 +137,8 @@ public static class KnownBackbones
             // Keras' load_img(target_size=…) and the original work scale the whole photo to the input size.
             Resize = ResizePolicy.Stretch,
         },
+        // The export recipe pools with GlobalAveragePooling2D.
+        ScalableInput = true,
         PooledOutputName = "features",
         FeatureDimension = dimension,
         FeatureMapName = featureMap,

@@ -84,7 +84,7 @@ public sealed class FusionReport
         LabelChecks.RequireLabels(test, "the fusion report");
 
         var specs = features.Backbones;
-        using var backbones = BackboneSet.Open(specs, features.ModelsDirectory, device: features.Device);
+        using var backbones = features.OpenBackbones();
         var clock = Stopwatch.StartNew();
         var extractor = FeatureExtractor.Create(backbones, features);
         var (trainFeatures, labels) = LabelledFeatures.Extract(extractor, train, "the fusion report's training split", progress, cancellationToken, "features (train)");

@@ -149,20 +149,18 @@ public sealed class Explainer : IDisposable
             for (var b = 0; b < _backbones.Count; b++)
             {
                 var input = _backbones[b].Spec.Preprocessing;
-                CamGrid? mean = null;
+                var grids = new CamGrid[views.Count];
+                var contribution = 0.0;
                 for (var v = 0; v < views.Count; v++)
                 {
                     var grid = Cam(b, maps[b, v]!);
-                    if (views[v].Mirrored)
-                    {
-                        grid = grid.Flipped();
-                    }
-
-                    CamUpsampling.AddUpsampled(grid, photo.Placement(input, views[v]), input.Width, input.Height, viewWeight, dogMap, width, height);
-                    mean = mean is null ? grid with { Values = grid.Values.Select(x => viewWeight * x).ToArray() } : Accumulate(mean, grid, viewWeight);
+                    grids[v] = views[v].Mirrored ? grid.Flipped() : grid;
+                    contribution += viewWeight * grid.Values.Average(x => (double)x);
+                    var viewInput = views[v].InputFor(input);
+                    CamUpsampling.AddUpsampled(grids[v], photo.Placement(input, views[v]), viewInput.Width, viewInput.Height, viewWeight, dogMap, width, height);
                 }
 
-                heatmaps[b] = new BackboneHeatmap(_backbones[b].Spec.Name, mean!.Width, mean.Height, mean.Values);
+                heatmaps[b] = new BackboneHeatmap(_backbones[b].Spec.Name, grids[0].Width, grids[0].Height, MeanGrid(grids), contribution);
             }
 
             var sign = probability >= 0.5f ? 1f : -1f;
@@ -211,14 +209,21 @@ public sealed class Explainer : IDisposable
         return new CamGrid(columns, rows, cam);
     }
 
-    private static CamGrid Accumulate(CamGrid sum, CamGrid grid, float weight)
+    // The mean of the views' grids (mirrored ones flipped back) that share the first view's grid size: views at
+    // another input size have another grid, and count only in the contribution and the combined map.
+    private static float[] MeanGrid(CamGrid[] grids)
     {
-        for (var i = 0; i < sum.Values.Length; i++)
+        var same = grids.Where(g => g.Width == grids[0].Width && g.Height == grids[0].Height).ToArray();
+        var mean = new float[grids[0].Values.Length];
+        foreach (var grid in same)
         {
-            sum.Values[i] += weight * grid.Values[i];
+            for (var i = 0; i < mean.Length; i++)
+            {
+                mean[i] += grid.Values[i] / same.Length;
+            }
         }
 
-        return sum;
+        return mean;
     }
 }
 

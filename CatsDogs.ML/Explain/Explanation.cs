@@ -12,12 +12,9 @@ namespace CatsDogs.ML.Explain;
 /// <param name="Backbone">The backbone's name.</param>
 /// <param name="GridWidth">Columns of the grid.</param>
 /// <param name="GridHeight">Rows of the grid.</param>
-/// <param name="Values">Row-major, <c>GridWidth × GridHeight</c> values.</param>
-public sealed record BackboneHeatmap(string Backbone, int GridWidth, int GridHeight, IReadOnlyList<float> Values)
-{
-    /// <summary>The mean over the grid: this backbone's contribution to the score.</summary>
-    public double Contribution => Values.Average(v => (double)v);
-}
+/// <param name="Values">Row-major, <c>GridWidth × GridHeight</c> values: the mean of the views' maps (mirrored views flipped back; views at another input size, whose grid differs, are left out of this grid).</param>
+/// <param name="Contribution">This backbone's share of the score: the mean over the views of each view's grid mean (the grid mean of <see cref="Values"/> when all views share one input size).</param>
+public sealed record BackboneHeatmap(string Backbone, int GridWidth, int GridHeight, IReadOnlyList<float> Values, double Contribution);
 
 /// <summary>
 /// Why the classifier said what it said about one photo: P(dog), each backbone's class activation map, the combined

@@ -29,7 +29,7 @@ public sealed class BackboneFeaturizer : IEstimator<BackboneFeaturizerTransforme
         ArgumentNullException.ThrowIfNull(input);
         CheckPathColumn(input.Schema.GetColumnOrNull(_pathColumn)?.Type);
         _options.Validate();
-        var backbones = BackboneSet.Open(_options.Backbones, _options.ModelsDirectory, device: _options.Device);
+        var backbones = _options.OpenBackbones();
         return new BackboneFeaturizerTransformer(_outputColumn, _pathColumn, backbones, FeatureExtractor.Create(backbones, _options));
     }
 

@@ -51,7 +51,7 @@ internal sealed class FeatureExtractor
         {
             for (var v = 0; v < views.Count; v++)
             {
-                _identities[b, v] = FeatureCacheKey.Identity(backbones[b], views[v], output, DecodeSize);
+                _identities[b, v] = FeatureCacheKey.Identity(backbones.At(b, views[v].InputSize), views[v], output, DecodeSize);
             }
         }
     }
@@ -152,7 +152,7 @@ internal sealed class FeatureExtractor
     }
 
     /// <summary>A set of per-worker buffers, reused; give it back with <see cref="Return"/>.</summary>
-    public Scratch Rent() => _idle.TryTake(out var reused) ? reused : new Scratch(_backbones, _views.Count, _lengths);
+    public Scratch Rent() => _idle.TryTake(out var reused) ? reused : new Scratch(_backbones, _views, _lengths);
 
     /// <summary>Gives buffers back for the next caller.</summary>
     public void Return(Scratch scratch) => _idle.Add(scratch);
@@ -185,27 +185,28 @@ internal sealed class FeatureExtractor
             void RunJob(int k, float[] input)
             {
                 var (b, v) = jobs[k];
-                _backbones[b].Writer.Write(pixels[k], input);
+                var backbone = _backbones.At(b, _views[v].InputSize);
+                backbone.Writer.Write(pixels[k], input);
                 if (maps is null)
                 {
-                    _backbones[b].Run(input, scratch.ViewOutputs[b][v], Output);
+                    backbone.Run(input, scratch.ViewOutputs[b][v], Output);
                 }
                 else
                 {
-                    var (map, shape) = _backbones[b].RunWithMap(input, scratch.ViewOutputs[b][v]);
+                    var (map, shape) = backbone.RunWithMap(input, scratch.ViewOutputs[b][v]);
                     maps[b, v] = new FeatureMap(map, shape);
                 }
             }
 
             if (parallel && jobs.Count > 1)
             {
-                Parallel.For(0, jobs.Count, new ParallelOptions { MaxDegreeOfParallelism = MaxDegreeOfParallelism }, k => RunJob(k, new float[_backbones[jobs[k].Backbone].Writer.Length]));
+                Parallel.For(0, jobs.Count, new ParallelOptions { MaxDegreeOfParallelism = MaxDegreeOfParallelism }, k => RunJob(k, new float[scratch.Inputs[jobs[k].Backbone][jobs[k].View].Length]));
             }
             else
             {
                 for (var k = 0; k < jobs.Count; k++)
                 {
-                    RunJob(k, scratch.Inputs[jobs[k].Backbone]);
+                    RunJob(k, scratch.Inputs[jobs[k].Backbone][jobs[k].View]);
                 }
             }
 
@@ -284,16 +285,17 @@ internal sealed class FeatureExtractor
     }
 
     /// <summary>Per-worker buffers, reused for every photo the worker handles.</summary>
-    internal sealed class Scratch(IReadOnlyList<Backbone> backbones, int views, int[] lengths)
+    internal sealed class Scratch(BackboneSet backbones, IReadOnlyList<ImageView> views, int[] lengths)
     {
         /// <summary>Decode and render buffers.</summary>
         public RenderScratch Render { get; } = new();
 
-        /// <summary>One input tensor per backbone (sequential runs).</summary>
-        public float[][] Inputs { get; } = backbones.Select(b => new float[b.Writer.Length]).ToArray();
+        /// <summary>One input tensor per backbone and view (sequential runs): [backbone][view].</summary>
+        public float[][][] Inputs { get; } = Enumerable.Range(0, backbones.Count)
+            .Select(b => views.Select(v => new float[backbones.At(b, v.InputSize).Writer.Length]).ToArray()).ToArray();
 
         /// <summary>The output of each backbone and view: [backbone][view].</summary>
-        public float[][][] ViewOutputs { get; } = lengths.Select(n => Enumerable.Range(0, views).Select(_ => new float[n]).ToArray()).ToArray();
+        public float[][][] ViewOutputs { get; } = lengths.Select(n => views.Select(_ => new float[n]).ToArray()).ToArray();
 
         /// <summary>The photo file's bytes (grows up to <see cref="PhotoFile.MaxKeptBuffer"/>).</summary>
         public byte[] FileBuffer = [];

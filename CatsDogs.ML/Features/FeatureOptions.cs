@@ -43,6 +43,15 @@ public sealed record FeatureOptions
     /// <summary>Largest photo file read, in bytes (default 64 MiB); a larger file is skipped with that reason.</summary>
     public long MaxPhotoBytes { get; init; } = Data.PhotoFile.DefaultMaxBytes;
 
+    /// <summary>
+    /// Opens the backbones these options name, at their own input size and at every size a view asks for; the caller
+    /// owns (disposes) the set.
+    /// </summary>
+    /// <param name="expectedSha256">The file hashes a saved model was trained with, if any.</param>
+    /// <param name="withFeatureMaps">Also expose the feature maps (for explaining).</param>
+    internal BackboneSet OpenBackbones(IReadOnlyList<string?>? expectedSha256 = null, bool withFeatureMaps = false) =>
+        BackboneSet.Open(Backbones, ModelsDirectory, expectedSha256, Device, withFeatureMaps, Views.Select(v => v.InputSize));
+
     /// <summary>Checks every value; the message names the wrong one.</summary>
     /// <exception cref="ArgumentException">A value is out of range.</exception>
     public FeatureOptions Validate()
@@ -58,6 +67,13 @@ public sealed record FeatureOptions
         }
 
         ImageView.CheckList(Views);
+        foreach (var spec in Backbones.Where(s => !s.ScalableInput))
+        {
+            if (Views.FirstOrDefault(v => v.InputFor(spec.Preprocessing) != spec.Preprocessing) is { } view)
+            {
+                throw new ArgumentException($"View '{view}' asks backbone '{spec.Name}' for another input size, but it cannot take one (its graph does not pool globally at every size, or it subtracts a fixed-size mean image).");
+            }
+        }
         if (MaxDegreeOfParallelism is < 1 or > 1024)
         {
             throw new ArgumentException($"MaxDegreeOfParallelism {MaxDegreeOfParallelism} is outside 1…1024.");

@@ -16,16 +16,23 @@ public enum ViewFraming
 }
 
 /// <summary>
-/// One way of showing a photo to the backbones (test-time augmentation): a framing, optionally mirrored left to right.
-/// A model's views are recorded in its saved bundle; each backbone's features are averaged over them, in order.
-/// The text form (<see cref="ToString"/>, <see cref="Parse"/>) is <c>native</c>, <c>squash</c> or <c>crop0.875</c>,
-/// with <c>+mirror</c> for a mirrored view.
+/// One way of showing a photo to the backbones (test-time augmentation): a framing, optionally mirrored left to right,
+/// optionally at a larger input size. A model's views are recorded in its saved bundle; each backbone's features are
+/// averaged over them, in order. The text form (<see cref="ToString"/>, <see cref="Parse"/>) is <c>native</c>,
+/// <c>squash</c> or <c>crop0.875</c>, with <c>+mirror</c> for a mirrored view and <c>@288</c> for another input size.
 /// </summary>
 /// <param name="Framing">Which part of the photo the view shows.</param>
 /// <param name="CropFraction">For <see cref="ViewFraming.CenterCrop"/>: the share of the short side kept, in (0, 1].</param>
 /// <param name="Mirrored">Whether the rendered view is flipped left to right.</param>
-public sealed record ImageView(ViewFraming Framing = ViewFraming.Native, double CropFraction = 1, bool Mirrored = false)
+/// <param name="InputSize">
+/// The side, in pixels, of the (square) network input this view is rendered at; <c>null</c> for each backbone's own
+/// size. Only backbones whose graph pools globally can take another size (<c>BackboneSpec.ScalableInput</c>).
+/// </param>
+public sealed record ImageView(ViewFraming Framing = ViewFraming.Native, double CropFraction = 1, bool Mirrored = false, int? InputSize = null)
 {
+    /// <summary>Smallest and largest <see cref="InputSize"/> accepted.</summary>
+    public const int MinInputSize = 32, MaxInputSize = 1024;
+
     /// <summary>The backbone's own framing.</summary>
     public static ImageView Native { get; } = new();
 
@@ -38,13 +45,22 @@ public sealed record ImageView(ViewFraming Framing = ViewFraming.Native, double 
     /// <summary>The same framing, not mirrored (the view that is rendered; a mirrored view flips its pixels).</summary>
     public ImageView Unmirrored => this with { Mirrored = false };
 
+    /// <summary>The input this view renders for a backbone whose own input is <paramref name="input"/>.</summary>
+    public ImagePreprocessing InputFor(ImagePreprocessing input) =>
+        InputSize is { } size && (size != input.Width || size != input.Height) ? input with { Width = size, Height = size } : input;
+
     /// <summary>Checks the view; the message says what is wrong.</summary>
     /// <exception cref="ArgumentException">The crop fraction is outside (0, 1] or set on another framing.</exception>
     public ImageView Validate()
     {
-        if (Framing == ViewFraming.CenterCrop ? !(CropFraction > 0 && CropFraction <= 1) : CropFraction != 1)
+        if (!Enum.IsDefined(Framing) || (Framing == ViewFraming.CenterCrop ? !(CropFraction > 0 && CropFraction <= 1) : CropFraction != 1))
         {
             throw new ArgumentException($"View '{this}' is invalid: a centre crop keeps a fraction in (0, 1] of the short side; other framings keep the whole photo.");
+        }
+
+        if (InputSize is < MinInputSize or > MaxInputSize)
+        {
+            throw new ArgumentException($"View '{this}' is invalid: its input size must be between {MinInputSize} and {MaxInputSize} pixels.");
         }
 
         return this;
@@ -56,14 +72,24 @@ public sealed record ImageView(ViewFraming Framing = ViewFraming.Native, double 
         ViewFraming.Native => "native",
         ViewFraming.Squash => "squash",
         _ => "crop" + CropFraction.ToString("0.####", CultureInfo.InvariantCulture),
-    }) + (Mirrored ? "+mirror" : "");
+    }) + (Mirrored ? "+mirror" : "") + (InputSize is { } size ? "@" + size.ToString(CultureInfo.InvariantCulture) : "");
 
-    /// <summary>Reads one view: <c>native</c>, <c>squash</c>, <c>crop0.875</c> (or <c>crop</c> for the whole short side), each with an optional <c>+mirror</c>.</summary>
+    /// <summary>
+    /// Reads one view: <c>native</c>, <c>squash</c>, <c>crop0.875</c> (or <c>crop</c> for the whole short side), each
+    /// with an optional <c>+mirror</c> and an optional <c>@size</c>.
+    /// </summary>
     /// <exception cref="ArgumentException">Not a view.</exception>
     public static ImageView Parse(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
         var t = text.Trim().ToLowerInvariant();
+        int? size = null;
+        if (t.IndexOf('@') is var at and >= 0)
+        {
+            size = int.TryParse(t.AsSpan(at + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var s) ? s : throw new ArgumentException($"'{text}' is not a view: after '@' comes an input size in pixels, e.g. native@288.");
+            t = t[..at];
+        }
+
         var mirrored = t.EndsWith("+mirror", StringComparison.Ordinal);
         var framing = mirrored ? t[..^"+mirror".Length] : t;
         ImageView? view = framing switch
@@ -75,7 +101,7 @@ public sealed record ImageView(ViewFraming Framing = ViewFraming.Native, double 
                 && double.TryParse(framing.AsSpan(4), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var f) => new ImageView(ViewFraming.CenterCrop, f, mirrored),
             _ => null,
         };
-        return (view ?? throw new ArgumentException($"'{text}' is not a view: use native, squash or cropF (F in (0, 1], e.g. crop0.875), each optionally with +mirror.")).Validate();
+        return ((view ?? throw new ArgumentException($"'{text}' is not a view: use native, squash or cropF (F in (0, 1], e.g. crop0.875), each optionally with +mirror and @size.")) with { InputSize = size }).Validate();
     }
 
     /// <summary>Reads a comma-separated list such as <c>native,native+mirror</c>.</summary>

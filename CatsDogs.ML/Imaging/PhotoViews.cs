@@ -53,12 +53,12 @@ internal sealed class PhotoViews : IDisposable
     /// input side divided by the smallest crop fraction. A model decodes every photo at this one size, so a view's
     /// pixels never depend on which other views or backbones were computed in the same pass.
     /// </summary>
-    public static int MinDecodeSize(IEnumerable<ImagePreprocessing> inputs, IReadOnlyList<ImageView> views)
-    {
-        var side = inputs.Max(i => Math.Max(i.Width, i.Height));
-        var fraction = views.Min(v => v.Framing == ViewFraming.CenterCrop ? v.CropFraction : 1);
-        return (int)Math.Ceiling(side / fraction);
-    }
+    public static int MinDecodeSize(IEnumerable<ImagePreprocessing> inputs, IReadOnlyList<ImageView> views) =>
+        (int)Math.Ceiling(inputs.SelectMany(i => views.Select(v =>
+        {
+            var input = v.InputFor(i);
+            return Math.Max(input.Width, input.Height) / (v.Framing == ViewFraming.CenterCrop ? v.CropFraction : 1);
+        })).Max());
 
     /// <summary>The framing a view resolves to for an input: <see cref="ViewFraming.Native"/> becomes the input's own policy.</summary>
     public static (ViewFraming Framing, double CropFraction) Resolve(ImagePreprocessing input, ImageView view) => view.Framing switch
@@ -67,16 +67,21 @@ internal sealed class PhotoViews : IDisposable
         _ => (view.Framing, view.CropFraction),
     };
 
-    /// <summary>Where the (unmirrored) view puts the photo's decoded pixels.</summary>
+    /// <summary>Where the (unmirrored) view puts the photo's decoded pixels, for a backbone whose own input is <paramref name="input"/>.</summary>
     public ViewPlacement Placement(ImagePreprocessing input, ImageView view)
     {
+        input = view.InputFor(input);
         var (framing, fraction) = Resolve(input, view);
         return Image.Place(input.Width, input.Height, framing, fraction);
     }
 
-    /// <summary>The view's RGBA pixels at the input's size (a scratch buffer, valid until the next photo).</summary>
+    /// <summary>
+    /// The view's RGBA pixels for a backbone whose own input is <paramref name="input"/>, at the view's input size (a
+    /// scratch buffer, valid until the next photo).
+    /// </summary>
     public byte[] Render(ImagePreprocessing input, ImageView view)
     {
+        input = view.InputFor(input);
         var (framing, fraction) = Resolve(input, view);
         var key = new RenderKey(input.Width, input.Height, framing, fraction, view.Mirrored);
         var pixels = _scratch.Buffer(key);

@@ -14,10 +14,17 @@ internal static class BackbonesCommand
     {
         var modelsDir = CommonOptions.ModelsDir();
         var catalogFile = CommonOptions.Catalog();
-        var command = new Command("backbones", "List the backbone catalogue and whether each file is found.") { modelsDir, catalogFile };
+        var json = new Option<bool>("--json") { Description = "Print the catalogue as JSON (the format of models/backbones.json and of --catalog files)." };
+        var command = new Command("backbones", "List the backbone catalogue and whether each file is found.") { modelsDir, catalogFile, json };
         cli.SetAction(command, (parse, _) =>
         {
             var catalog = parse.GetValue(catalogFile) is { } file ? BackboneCatalog.Default.WithFile(file) : BackboneCatalog.Default;
+            if (parse.GetValue(json))
+            {
+                cli.Output.Write(BackboneCatalogJson.Serialize(catalog.All));
+                return 0;
+            }
+
             var table = new Table().AddColumns("name", "input", "preprocessing", "features", "file");
             foreach (var spec in catalog.All)
             {
