@@ -6,6 +6,7 @@ using CatsDogs.ML.Backbones;
 using CatsDogs.ML.Data;
 using CatsDogs.ML.Features;
 using CatsDogs.ML.Imaging;
+using CatsDogs.ML.Onnx;
 using Microsoft.ML.OnnxRuntime;
 
 namespace CatsDogs.Bench;
@@ -39,7 +40,11 @@ public static class Program
         var profileDecode = new Option<bool>("--profile-decode") { Description = "Where one photo's preprocessing time goes." };
         var batching = new Option<bool>("--batching") { Description = "Raw throughput of batch sizes 1–16 on symbolic-batch graphs." };
         var rssOnly = new Option<bool>("--rss-only") { Description = "Only the peak-memory rows." };
-        var root = new RootCommand("CatsDogs.ML benchmark") { photosOption, repeatOption, dataOption, modelsOption, deviceOption, rssProbe, profileDecode, batching, rssOnly };
+        var graphProbe = new Option<bool>("--graph-probe") { Description = "Time and memory of reading ResNet18's graph and rewriting it to expose its feature map." };
+        var quality = new Option<bool>("--quality") { Description = "Views × scales × heads on the dev split and other-pets (docs/results.md)." };
+        var qualityOnly = new Option<string?>("--quality-only") { Description = "With --quality: only view lists containing this text." };
+        var otherPetsOption = new Option<string?>("--other-pets") { Description = "The other-pets photos (default $CATSDOGS_OTHER_PETS_DIR or ../shared/data/other-pets)." };
+        var root = new RootCommand("CatsDogs.ML benchmark") { photosOption, repeatOption, dataOption, modelsOption, deviceOption, rssProbe, profileDecode, batching, rssOnly, graphProbe, quality, qualityOnly, otherPetsOption };
         root.SetAction(parse =>
         {
             var data = parse.GetValue(dataOption) ?? Environment.GetEnvironmentVariable("CATSDOGS_DATA_DIR") ?? FindShared("data/dogs-vs-cats/train");
@@ -59,6 +64,17 @@ public static class Program
             if (parse.GetValue(batching))
             {
                 return BatchingProbe.Run(models, ImageDataset.FromFolder(data).Shuffle(seed: 5).Take(16), repeat);
+            }
+
+            if (parse.GetValue(quality))
+            {
+                var otherPets = parse.GetValue(otherPetsOption) ?? Environment.GetEnvironmentVariable("CATSDOGS_OTHER_PETS_DIR") ?? FindShared("data/other-pets");
+                return QualityProbe.Run(data, models, otherPets, parse.GetValue(qualityOnly));
+            }
+
+            if (parse.GetValue(graphProbe))
+            {
+                return GraphProbe();
             }
 
             if (parse.GetValue(rssOnly))
@@ -273,6 +289,30 @@ public static class Program
         new FeatureExtractor(backbones, ImageView.Defaults, cache: null).Extract(photos, null, default);
         var peak = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
         Console.WriteLine((long.Parse(peak.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], Invariant) / 1024).ToString(Invariant));
+        return 0;
+    }
+
+    // What the typed ONNX messages cost on the largest shipped graph: reading it (every Backbone.Open does, to check
+    // the spec) and rewriting it with the feature map as an extra output (what Explain's sessions open), measured as
+    // the process's resident memory before any session exists.
+    private static int GraphProbe()
+    {
+        var path = BackboneCatalog.LocateFile(KnownBackbones.ResNet18);
+        var bytes = File.ReadAllBytes(path);
+        static long Rss() => long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], Invariant) / 1024;
+        GC.Collect();
+        var before = Rss();
+        var clock = Stopwatch.StartNew();
+        var graph = OnnxGraph.Read(bytes);
+        var read = clock.Elapsed.TotalMilliseconds;
+        var afterRead = Rss();
+        clock.Restart();
+        var rewritten = graph.WithOutputs([KnownBackbones.ResNet18.FeatureMapName!]);
+        var rewrite = clock.Elapsed.TotalMilliseconds;
+        var afterRewrite = Rss();
+        Console.WriteLine(string.Create(Invariant,
+            $"ResNet18.onnx {bytes.Length / 1048576.0:F1} MiB: read {read:F0} ms (+{afterRead - before} MiB resident), rewrite with the feature map as an output {rewrite:F0} ms (+{afterRewrite - before} MiB in all; {rewritten.Length / 1048576.0:F1} MiB written)"));
+        GC.KeepAlive(graph);
         return 0;
     }
 

@@ -1,0 +1,205 @@
+using System.Diagnostics;
+using System.Globalization;
+using CatsDogs.ML.Backbones;
+using CatsDogs.ML.Data;
+using CatsDogs.ML.Features;
+using CatsDogs.ML.Imaging;
+using CatsDogs.ML.Training;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace CatsDogs.Bench;
+
+/// <summary>
+/// Chooses the defaults of issue 18 by measurement: for ResNet18 alone and the four real backbones fused, each
+/// candidate (views × scales × head) is trained on the seeded 80 % split exactly as the library trains, and reported
+/// with its cross-validated log loss on that split (what picks the default), its log loss and accuracy on the held-out
+/// 20 % and on the other-pets photos (full photos and close-ups apart), and its cost. Features come through the
+/// library's own extractor and cache, so a second run takes minutes.
+/// Usage: dotnet run --project bench/CatsDogs.Bench -c Release -- --quality [--other-pets DIR]
+/// </summary>
+internal static class QualityProbe
+{
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    public static int Run(string data, string models, string otherPets, string? only)
+    {
+        var (train, test) = ImageDataset.FromFolder(data).Split(0.2, 42);
+        var other = ImageDataset.FromFolder(otherPets);
+        var closeUps = File.ReadLines(Path.Combine(otherPets, "SOURCES.tsv")).Skip(1).Select(l => l.Split('\t'))
+            .Where(f => f[2] == "BinhMisfit/pet-recognition").Select(f => Path.GetFullPath(Path.Combine(otherPets, f[0]))).ToHashSet(StringComparer.Ordinal);
+        Console.WriteLine($"train {train.Count}, held out {test.Count}, other-pets {other.Count} ({closeUps.Count} close-ups)");
+
+        var views = new (string Name, string Views)[]
+        {
+            ("native", "native"),
+            ("native + mirror (today)", "native,native+mirror"),
+            ("squash + mirror", "squash,squash+mirror"),
+            ("native, squash + mirrors", "native,native+mirror,squash,squash+mirror"),
+            ("native, crop0.875 + mirrors", "native,native+mirror,crop0.875,crop0.875+mirror"),
+            ("squash, crop0.875 + mirrors", "squash,squash+mirror,crop0.875,crop0.875+mirror"),
+            ("native, squash, crop0.875 + mirrors", "native,native+mirror,squash,squash+mirror,crop0.875,crop0.875+mirror"),
+        };
+        var models4 = new[] { "resnet18", "resnet18,mobilenet_v2,mobilenet_v2_tf2,mobilenet_v1", "mobilenet_v2,mobilenet_v2_tf2,mobilenet_v1" };
+        Console.WriteLine("| backbones | views | head | CV log loss (train 80 %) | held-out log loss | held-out accuracy | other-pets log loss | accuracy | full photos | close-ups | runs/photo | L2 |");
+        Console.WriteLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var backbones in models4)
+        {
+            foreach (var (name, list) in views.Concat(backbones.StartsWith("mobilenet", StringComparison.Ordinal)
+                ? [("native @288 + mirror", "native@288,native+mirror@288"), ("native @224 and @288 + mirrors", "native,native+mirror,native@288,native+mirror@288")]
+                : []))
+            {
+                if (only is not null && !list.Contains(only, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                var options = new FeatureOptions { Backbones = BackboneCatalog.Default.Resolve(backbones), Views = ImageView.ParseList(list), ModelsDirectory = models };
+                var (trainX, trainY, testX, testY, otherX, otherY, otherIsCloseUp) = Extract(options, train, test, other, closeUps);
+                var blocks = options.Backbones.Select(b => b.FeatureDimension).ToArray();
+                var runs = options.Backbones.Sum(b => options.Views.Sum(v => Math.Pow((double)(v.InputSize ?? b.Preprocessing.Width) / b.Preprocessing.Width, 2)));
+                var (head, search) = HeadTrainer.Train(trainX, trainY, blocks, new HeadOptions(), CancellationToken.None);
+                Row(backbones, name, "logistic (today)", search.Best.ValidationLogLoss, Probabilities(head.Predict(testX)), testY, Probabilities(head.Predict(otherX)), otherY, otherIsCloseUp, runs, search.Best.L2.ToString(Invariant));
+                if (list == "native,native+mirror" || list.Split(',').Length >= 4)
+                {
+                    if (options.Backbones.Count > 1)
+                    {
+                        var (cv, pTest, pOther) = Stacked(trainX, trainY, testX, otherX, blocks);
+                        Row(backbones, name, "stacked (per-backbone logistic → logistic)", cv, pTest, testY, pOther, otherY, otherIsCloseUp, runs, "");
+                    }
+
+                    foreach (var trees in new[] { "LightGbm", "FastTree" })
+                    {
+                        var (cv, pTest, pOther) = Trees(trees, trainX, trainY, testX, otherX);
+                        Row(backbones, name, trees, cv, pTest, testY, pOther, otherY, otherIsCloseUp, runs, "");
+                    }
+                }
+            }
+        }
+
+        return 0;
+    }
+
+    private static (float[][], PetLabel[], float[][], PetLabel[], float[][], PetLabel[], bool[]) Extract(FeatureOptions options, ImageDataset train, ImageDataset test, ImageDataset other, HashSet<string> closeUps)
+    {
+        var clock = Stopwatch.StartNew();
+        using var set = options.OpenBackbones();
+        var extractor = FeatureExtractor.Create(set, options);
+        (float[][], PetLabel[]) Of(ImageDataset photos)
+        {
+            var e = extractor.Extract(photos, null, CancellationToken.None);
+            if (e.Skipped.Count > 0)
+            {
+                Console.Error.WriteLine($"  {e.Skipped.Count} skipped, e.g. {e.Skipped[0].Image.Path}: {e.Skipped[0].Reason}");
+            }
+
+            return (e.Features.ToArray(), e.Images.Select(i => i.Label!.Value).ToArray());
+        }
+
+        var (trainX, trainY) = Of(train);
+        var (testX, testY) = Of(test);
+        var otherExtracted = extractor.Extract(other, null, CancellationToken.None);
+        Console.Error.WriteLine(string.Create(Invariant, $"  features of {string.Join("+", options.Backbones.Select(b => b.Name))} × [{string.Join(", ", options.Views)}]: {clock.Elapsed.TotalSeconds:F0} s"));
+        return (trainX, trainY, testX, testY, otherExtracted.Features.ToArray(), otherExtracted.Images.Select(i => i.Label!.Value).ToArray(), otherExtracted.Images.Select(i => closeUps.Contains(i.Path)).ToArray());
+    }
+
+    private static double[] Probabilities(float[] p) => p.Select(v => (double)v).ToArray();
+
+    private static void Row(string backbones, string views, string head, double cv, double[] pTest, PetLabel[] testY, double[] pOther, PetLabel[] otherY, bool[] closeUp, double runs, string l2)
+    {
+        var testDog = testY.Select(y => y == PetLabel.Dog).ToArray();
+        var otherDog = otherY.Select(y => y == PetLabel.Dog).ToArray();
+        double Loss(Func<int, bool> which) => Metrics.LogLoss(otherDog.Where((_, i) => which(i)).ToArray(), pOther.Where((_, i) => which(i)).ToArray());
+        Console.WriteLine(string.Create(Invariant,
+            $"| {backbones.Replace(",", " + ", StringComparison.Ordinal)} | {views} | {head} | {cv:F4} | {Metrics.LogLoss(testDog, pTest):F4} | {Metrics.Accuracy(testDog, pTest):P2} | {Metrics.LogLoss(otherDog, pOther):F4} | {Metrics.Accuracy(otherDog, pOther):P2} | {Loss(i => !closeUp[i]):F4} | {Loss(i => closeUp[i]):F4} | {runs:0.#} | {l2} |"));
+    }
+
+    // One logistic head per backbone block, each with its L2 chosen by the library's cross-validation; their
+    // out-of-fold log-odds feed a logistic meta-head (L2 again by cross-validation on those out-of-fold values).
+    private static (double Cv, double[] Test, double[] Other) Stacked(float[][] trainX, PetLabel[] trainY, float[][] testX, float[][] otherX, int[] blocks)
+    {
+        var offsets = blocks.Select((_, i) => blocks.Take(i).Sum()).ToArray();
+        float[][] Slice(float[][] x, int b) => x.Select(f => f.AsSpan(offsets[b], blocks[b]).ToArray()).ToArray();
+        static float Logit(double p) => (float)Math.Log(Math.Clamp(p, 1e-7, 1 - 1e-7) / (1 - Math.Clamp(p, 1e-7, 1 - 1e-7)));
+        var trainMeta = trainY.Select(_ => new float[blocks.Length]).ToArray();
+        var testMeta = testX.Select(_ => new float[blocks.Length]).ToArray();
+        var otherMeta = otherX.Select(_ => new float[blocks.Length]).ToArray();
+        for (var b = 0; b < blocks.Length; b++)
+        {
+            var (head, search) = HeadTrainer.Train(Slice(trainX, b), trainY, [blocks[b]], new HeadOptions { MislabelThreshold = 0 }, CancellationToken.None);
+            for (var i = 0; i < trainY.Length; i++)
+            {
+                trainMeta[i][b] = Logit(search.OutOfFold[i]);
+            }
+
+            var pt = head.Predict(Slice(testX, b));
+            var po = head.Predict(Slice(otherX, b));
+            for (var i = 0; i < pt.Length; i++)
+            {
+                testMeta[i][b] = Logit(pt[i]);
+            }
+
+            for (var i = 0; i < po.Length; i++)
+            {
+                otherMeta[i][b] = Logit(po[i]);
+            }
+        }
+
+        var (meta, metaSearch) = HeadTrainer.Train(trainMeta, trainY, [blocks.Length], new HeadOptions { L2Grid = [0.01f, 0.1f, 1f, 3f, 10f, 30f] }, CancellationToken.None);
+        return (metaSearch.Best.ValidationLogLoss, Probabilities(meta.Predict(testMeta)), Probabilities(meta.Predict(otherMeta)));
+    }
+
+    // A gradient-boosted tree head on the fused features, cross-validated on the library's folds.
+    private static (double Cv, double[] Test, double[] Other) Trees(string kind, float[][] trainX, PetLabel[] trainY, float[][] testX, float[][] otherX)
+    {
+        var ml = new MLContext(seed: 42);
+        var dimension = trainX[0].Length;
+        IDataView Load(float[][] x, PetLabel[]? y)
+        {
+            var schema = SchemaDefinition.Create(typeof(FeatureRow));
+            schema[nameof(FeatureRow.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, dimension);
+            return ml.Data.LoadFromEnumerable(x.Select((f, i) => new FeatureRow { Features = f, Label = y is not null && y[i] == PetLabel.Dog }), schema);
+        }
+
+        IEstimator<ITransformer> Trainer() => kind == "LightGbm"
+            ? ml.BinaryClassification.Trainers.LightGbm(new Microsoft.ML.Trainers.LightGbm.LightGbmBinaryTrainer.Options
+            {
+                NumberOfLeaves = 16, NumberOfIterations = 300, LearningRate = 0.05, MinimumExampleCountPerLeaf = 20, Seed = 42, NumberOfThreads = 2,
+            })
+            : ml.BinaryClassification.Trainers.FastTree(new Microsoft.ML.Trainers.FastTree.FastTreeBinaryTrainer.Options
+            {
+                NumberOfLeaves = 16, NumberOfTrees = 300, LearningRate = 0.05, MinimumExampleCountPerLeaf = 20, NumberOfThreads = 2,
+            });
+        double[] Predict(ITransformer model, float[][] x) =>
+            ml.Data.CreateEnumerable<Score>(model.Transform(Load(x, null)), reuseRowObject: false).Select(s => (double)s.Probability).ToArray();
+
+        var folds = DataSplit.StratifiedFolds(trainY, 5, 42);
+        var oof = new double[trainY.Length];
+        for (var f = 0; f < 5; f++)
+        {
+            var fit = Enumerable.Range(0, trainY.Length).Where(i => folds[i] != f).ToArray();
+            var held = Enumerable.Range(0, trainY.Length).Where(i => folds[i] == f).ToArray();
+            var model = Trainer().Fit(Load(fit.Select(i => trainX[i]).ToArray(), fit.Select(i => trainY[i]).ToArray()));
+            var p = Predict(model, held.Select(i => trainX[i]).ToArray());
+            for (var k = 0; k < held.Length; k++)
+            {
+                oof[held[k]] = p[k];
+            }
+        }
+
+        var full = Trainer().Fit(Load(trainX, trainY));
+        return (Metrics.LogLoss(trainY.Select(y => y == PetLabel.Dog).ToArray(), oof), Predict(full, testX), Predict(full, otherX));
+    }
+
+    private sealed class FeatureRow
+    {
+        public float[] Features { get; set; } = [];
+
+        public bool Label { get; set; }
+    }
+
+    private sealed class Score
+    {
+        public float Probability { get; set; }
+    }
+}
