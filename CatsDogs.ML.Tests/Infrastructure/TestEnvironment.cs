@@ -142,10 +142,14 @@ internal sealed class TempDirectory : IDisposable
     }
 }
 
-/// <summary>Compares floats within <c>absolute + relative × max(|x|, |y|)</c>: the tests' one comparer.</summary>
-internal sealed class Tolerance(float absolute, float relative = 0) : IEqualityComparer<float>
+/// <summary>Compares numbers within <c>absolute + relative × max(|x|, |y|)</c>: the tests' one comparer.</summary>
+internal sealed class Tolerance(double absolute, double relative = 0) : IEqualityComparer<float>, IEqualityComparer<double>
 {
-    public bool Equals(float x, float y) => Math.Abs(x - y) <= absolute + (relative * Math.Max(Math.Abs(x), Math.Abs(y)));
+    public bool Equals(double x, double y) => Math.Abs(x - y) <= absolute + (relative * Math.Max(Math.Abs(x), Math.Abs(y)));
+
+    public bool Equals(float x, float y) => Equals((double)x, y);
+
+    public int GetHashCode(double obj) => 0;
 
     public int GetHashCode(float obj) => 0;
 }
