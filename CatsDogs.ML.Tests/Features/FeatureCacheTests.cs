@@ -13,7 +13,7 @@ public class FeatureCacheTests
     {
         using var dir = TestEnvironment.NewTempDirectory();
         var cache = new FeatureCache(dir.Path);
-        var key = FeatureCacheKey.Of("backbone-fp", "image-sha");
+        var key = FeatureCacheKey.Of("backbone-fp", "image-sha", (500, 375));
 
         cache.Write(key, Features);
         var read = new float[512];
@@ -23,12 +23,14 @@ public class FeatureCacheTests
     }
 
     [Fact]
-    public void Key_DependsOnBackboneAndImage()
+    public void Key_DependsOnBackboneViewImageAndDecodedSize()
     {
-        var key = FeatureCacheKey.Of("fp", "img");
-        Assert.Equal(key, FeatureCacheKey.Of("fp", "img"));
-        Assert.NotEqual(key, FeatureCacheKey.Of("fp2", "img"));
-        Assert.NotEqual(key, FeatureCacheKey.Of("fp", "img2"));
+        var key = FeatureCacheKey.Of("fp", "img", (500, 375));
+        Assert.Equal(key, FeatureCacheKey.Of("fp", "img", (500, 375)));
+        Assert.NotEqual(key, FeatureCacheKey.Of("fp2", "img", (500, 375)));
+        Assert.NotEqual(key, FeatureCacheKey.Of("fp", "img2", (500, 375)));
+        Assert.NotEqual(key, FeatureCacheKey.Of("fp", "img", (250, 188))); // the same JPEG decoded at half scale
+        Assert.Equal("view=native+mirror@288", Assert.Single(FeatureCacheKeyLines(), l => l.StartsWith("view=", StringComparison.Ordinal)));
     }
 
     [Fact]
@@ -36,10 +38,10 @@ public class FeatureCacheTests
     {
         using var dir = TestEnvironment.NewTempDirectory();
         var cache = new FeatureCache(dir.Path);
-        cache.Write(FeatureCacheKey.Of("fp", "img"), Features);
+        cache.Write(FeatureCacheKey.Of("fp", "img", (500, 375)), Features);
 
-        Assert.False(cache.TryRead(FeatureCacheKey.Of("other-model", "img"), new float[512]));
-        Assert.False(cache.TryRead(FeatureCacheKey.Of("fp", "img"), new float[256])); // other dimension
+        Assert.False(cache.TryRead(FeatureCacheKey.Of("other-model", "img", (500, 375)), new float[512]));
+        Assert.False(cache.TryRead(FeatureCacheKey.Of("fp", "img", (500, 375)), new float[256])); // other dimension
     }
 
     [Theory]
@@ -53,7 +55,7 @@ public class FeatureCacheTests
     {
         using var dir = TestEnvironment.NewTempDirectory();
         var cache = new FeatureCache(dir.Path);
-        var key = FeatureCacheKey.Of("fp", "img");
+        var key = FeatureCacheKey.Of("fp", "img", (500, 375));
         cache.Write(key, Features);
         var path = cache.PathOf(key);
         var bytes = File.ReadAllBytes(path);
@@ -89,7 +91,7 @@ public class FeatureCacheTests
                 break;
             case "foreign-entry":
                 // A valid entry of another key copied over this one (e.g. a stale file after a model change).
-                var other = FeatureCacheKey.Of("fp", "other-img");
+                var other = FeatureCacheKey.Of("fp", "other-img", (500, 375));
                 cache.Write(other, Features);
                 File.Copy(cache.PathOf(other), path, overwrite: true);
                 break;
@@ -98,5 +100,18 @@ public class FeatureCacheTests
         Assert.False(cache.TryRead(key, new float[512]));
         cache.Write(key, Features);
         Assert.True(cache.TryRead(key, new float[512]));
+    }
+
+    // The identity lines of a resized backbone's mirrored view, from a synthetic graph.
+    private static string[] FeatureCacheKeyLines()
+    {
+        using var dir = TestEnvironment.NewTempDirectory();
+        var spec = TinyModel.Spec with { ScalableInput = true };
+        Backbones.SyntheticBackbone.Write(dir.File(spec.FileName), spec);
+        using var set = ML.Backbones.BackboneSet.Open([spec], dir.Path, inputSizes: [288]);
+        var view = ML.Imaging.ImageView.Parse("native+mirror@288");
+        var identity = FeatureCacheKey.Identity(set.At(0, 288), view, ML.Backbones.BackboneOutput.Pooled);
+        Assert.Contains("size=288x288", identity, StringComparison.Ordinal);
+        return identity.Split('\n');
     }
 }

@@ -8,24 +8,25 @@ namespace CatsDogs.ML.Features;
 
 /// <summary>
 /// The one definition of what a cached feature vector depends on: the backbone's files and contract, its
-/// preprocessing, the view, the output read, the size photos are decoded at, and the photo's bytes. Formatted
-/// culture-invariantly and hashed; any change gives another key, so a stale entry is never read.
+/// preprocessing, the view, the output read, the photo's bytes and the size they are decoded at (a JPEG may be decoded
+/// at 1/2, 1/4 or 1/8 scale; the size comes from its header, so views and models that decode a photo alike share
+/// entries). Formatted culture-invariantly and hashed; any change gives another key, so a stale entry is never read.
 /// </summary>
 internal static class FeatureCacheKey
 {
     /// <summary>Version of the key's recipe; bump it when the recipe changes.</summary>
     public const int Version = 2;
 
-    /// <summary>The key of one (backbone, view, output) of the photo whose bytes hash to <paramref name="imageSha256"/>.</summary>
-    public static byte[] Of(Backbone backbone, ImageView view, BackboneOutput output, int decodeSize, string imageSha256) =>
-        Of(Identity(backbone, view, output, decodeSize), imageSha256);
-
-    /// <summary>The key of a precomputed identity (see <see cref="Identity"/>) and a photo hash.</summary>
-    public static byte[] Of(string identity, string imageSha256) =>
-        SHA256.HashData(Encoding.UTF8.GetBytes($"catsdogs-features/v{Version}\n{identity}\n{imageSha256}"));
+    /// <summary>
+    /// The key of a precomputed identity (see <see cref="Identity"/>), the photo whose bytes hash to
+    /// <paramref name="imageSha256"/>, and the size they decode at.
+    /// </summary>
+    public static byte[] Of(string identity, string imageSha256, (int Width, int Height) decoded) =>
+        SHA256.HashData(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
+            $"catsdogs-features/v{Version}\n{identity}\ndecoded={decoded.Width}x{decoded.Height}\n{imageSha256}")));
 
     /// <summary>Everything but the photo: computed once per extractor and (backbone, view).</summary>
-    public static string Identity(Backbone backbone, ImageView view, BackboneOutput output, int decodeSize)
+    public static string Identity(Backbone backbone, ImageView view, BackboneOutput output)
     {
         var spec = backbone.Spec;
         return string.Join(
@@ -37,7 +38,6 @@ internal static class FeatureCacheKey
             "dim=" + spec.FeatureDimension.ToString(CultureInfo.InvariantCulture),
             spec.Preprocessing.Signature,
             "view=" + view,
-            "output=" + output,
-            "decode=" + decodeSize.ToString(CultureInfo.InvariantCulture));
+            "output=" + output);
     }
 }

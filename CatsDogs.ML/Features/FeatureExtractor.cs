@@ -51,7 +51,7 @@ internal sealed class FeatureExtractor
         {
             for (var v = 0; v < views.Count; v++)
             {
-                _identities[b, v] = FeatureCacheKey.Identity(backbones.At(b, views[v].InputSize), views[v], output, DecodeSize);
+                _identities[b, v] = FeatureCacheKey.Identity(backbones.At(b, views[v].InputSize), views[v], output);
             }
         }
     }
@@ -246,13 +246,14 @@ internal sealed class FeatureExtractor
         {
             var bytes = PhotoFile.Read(image.Path, MaxPhotoBytes, ref scratch.FileBuffer).Span;
             var imageHash = _cache is null ? "" : Convert.ToHexStringLower(SHA256.HashData(bytes));
+            var decoded = _cache is null ? null : ImageDecoder.DecodedSize(bytes, DecodeSize);
             var missing = new bool[_backbones.Count, _views.Count];
             var anyMissing = false;
             for (var b = 0; b < _backbones.Count; b++)
             {
                 for (var v = 0; v < _views.Count; v++)
                 {
-                    missing[b, v] = _cache is null || !_cache.TryRead(FeatureCacheKey.Of(_identities[b, v], imageHash), scratch.ViewOutputs[b][v]);
+                    missing[b, v] = decoded is not { } size || !_cache!.TryRead(FeatureCacheKey.Of(_identities[b, v], imageHash, size), scratch.ViewOutputs[b][v]);
                     anyMissing |= missing[b, v];
                 }
             }
@@ -267,9 +268,9 @@ internal sealed class FeatureExtractor
                 {
                     for (var v = 0; v < _views.Count; v++)
                     {
-                        if (missing[b, v])
+                        if (missing[b, v] && decoded is { } size)
                         {
-                            _cache?.Write(FeatureCacheKey.Of(_identities[b, v], imageHash), scratch.ViewOutputs[b][v]);
+                            _cache!.Write(FeatureCacheKey.Of(_identities[b, v], imageHash, size), scratch.ViewOutputs[b][v]);
                         }
                     }
                 }

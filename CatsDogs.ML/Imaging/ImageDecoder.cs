@@ -46,6 +46,31 @@ internal static class ImageDecoder
         }
     }
 
+    /// <summary>
+    /// The size <see cref="Decode"/> would decode <paramref name="data"/> at (after any scaled decoding, before
+    /// orientation), read from the header alone; null when the header cannot be read.
+    /// </summary>
+    public static unsafe (int Width, int Height)? DecodedSize(ReadOnlySpan<byte> data, int minSize)
+    {
+        if (data.IsEmpty)
+        {
+            return null;
+        }
+
+        fixed (byte* encoded = data)
+        {
+            using var skData = SKData.Create((IntPtr)encoded, data.Length);
+            using var codec = SKCodec.Create(skData);
+            if (codec is null || codec.Info.Width <= 0 || codec.Info.Height <= 0)
+            {
+                return null;
+            }
+
+            var size = ChooseDecodeSize(codec, minSize);
+            return (size.Width, size.Height);
+        }
+    }
+
     private static DecodedImage DecodePixels(SKCodec codec, string source, int minSize, PixelBuffer? into)
     {
         var full = codec.Info;
