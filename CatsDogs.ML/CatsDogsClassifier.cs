@@ -2,10 +2,12 @@ using CatsDogs.ML.Backbones;
 using CatsDogs.ML.Data;
 using CatsDogs.ML.Evaluation;
 using CatsDogs.ML.Explain;
+using CatsDogs.ML.Export;
 using CatsDogs.ML.Features;
 using CatsDogs.ML.Imaging;
 using CatsDogs.ML.Persistence;
 using CatsDogs.ML.Training;
+using Google.Protobuf;
 
 namespace CatsDogs.ML;
 
@@ -134,6 +136,30 @@ public sealed class CatsDogsClassifier : IDisposable
             backbones.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Writes this classifier as one self-contained ONNX model (input <c>image</c>, outputs <c>dog_probability</c> and
+    /// <c>label</c>, optionally <c>cam</c>) that ONNX Runtime, ML.NET's <c>ApplyOnnxModel</c>, onnxruntime-web or a phone
+    /// can run without this library; the input contract is in the result and in the file's <c>metadata_props</c>.
+    /// The backbone files are read again and must still be the ones the model was loaded with.
+    /// </summary>
+    /// <exception cref="ArgumentException">The output path is the model or a folder, or the contract cannot serve the model's views.</exception>
+    /// <exception cref="BackboneMismatchException">A backbone file changed since the model was loaded; the message names it and the fix.</exception>
+    public OnnxExportResult ExportOnnx(string path, OnnxExportOptions? options = null)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var output = OutputFile.Prepare(path, _backbones.Select(b => b.ModelPath));
+        var files = _backbones.Select(b =>
+        {
+            var bytes = ModelFiles.Read(b.ModelPath, b.Spec);
+            var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
+            return sha == b.ModelSha256 ? bytes : throw new BackboneMismatchException(b.ModelPath,
+                $"'{b.ModelPath}' for backbone '{b.Spec.Name}' changed since the model was loaded (SHA-256 {sha}, the model was trained with {b.ModelSha256}). Put the original file back and load the model again. {b.Spec.HowToObtain}");
+        }).ToArray();
+        var (model, input, contract) = OnnxExporter.Build(_backbones, files, _extractor.Views, _head, Training, CreatedUtc, options ?? new OnnxExportOptions());
+        OutputFile.Write(output, stream => model.WriteTo(stream));
+        return new OnnxExportResult(output, input, contract, new FileInfo(output).Length, OnnxExporter.Opset);
     }
 
     /// <summary>

@@ -35,6 +35,9 @@ internal sealed class TensorWriter
     /// <summary>Number of floats in one input tensor (batch of one).</summary>
     public int Length => 3 * _pixels;
 
+    /// <summary>The mean image subtracted after the affine map, [channel, y, x] in tensor channel order; null when none.</summary>
+    public ReadOnlySpan<float> MeanImage => _meanImage;
+
     /// <summary>Writes one image (width × height × 4 RGBA bytes) as a tensor of <see cref="Length"/> floats.</summary>
     public void Write(ReadOnlySpan<byte> rgba, Span<float> tensor)
     {

@@ -81,6 +81,17 @@ internal sealed class LogisticHead
         return (weights, bias);
     }
 
+    /// <summary>
+    /// The calibrator that turns the score into P(dog): P = 1 / (1 + exp(<c>Slope</c> × score + <c>Offset</c>)) (ML.NET's
+    /// Platt calibrator; for a logistic regression slope −1 and offset 0, i.e. the sigmoid of the score).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The model is not calibrated by a Platt calibrator.</exception>
+    public (double Slope, double Offset) Calibrator() => (_model as IPredictionTransformer<object>)?.Model switch
+    {
+        CalibratedModelParametersBase<LinearBinaryModelParameters, PlattCalibrator> platt => (platt.Calibrator.Slope, platt.Calibrator.Offset),
+        var other => throw new InvalidOperationException($"The head's model is {other?.GetType().Name ?? "missing"}, not a Platt-calibrated linear model."),
+    };
+
     /// <summary>P(dog) and the linear score (log-odds before calibration) for each (unscaled) feature vector, in one pass.</summary>
     public (float Probability, float Score)[] PredictWithScores(IReadOnlyList<float[]> features) =>
         Transform(features.Select(f => Scaler.Apply(f)).ToArray()).Select(r => (r.Probability, r.Score)).ToArray();

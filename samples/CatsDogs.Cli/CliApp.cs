@@ -26,6 +26,7 @@ public static class CliApp
             FusionReportCommand.Create(cli),
             AuditCommand.Create(cli),
             ExplainCommand.Create(cli),
+            ExportCommand.Create(cli),
             BackbonesCommand.Create(cli),
         };
         var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };

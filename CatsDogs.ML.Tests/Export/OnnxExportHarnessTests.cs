@@ -1,0 +1,62 @@
+using System.Diagnostics;
+using System.Globalization;
+using CatsDogs.ML.Backbones;
+using CatsDogs.ML.Data;
+using CatsDogs.ML.Export;
+using CatsDogs.ML.Tests.Harness;
+using Microsoft.ML.OnnxRuntime;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace CatsDogs.ML.Tests.Export;
+
+/// <summary>The exported ONNX model of the real backbones against the library, on 200 dev photos.</summary>
+[Collection("trained resnet18")]
+[Trait("Category", Category.Harness)]
+public class OnnxExportHarnessTests(HelloWorldFixture trained, ITestOutputHelper output)
+{
+    [HarnessFact]
+    public void ResNet18AndTheFourFused_Resized_AreWithin1e4OfPredict_AndPhoto_IsClose()
+    {
+        var photos = trained.Test!.Shuffle(17).Take(200).ToArray();
+        var options = new CatsDogsOptions { Backbones = BackboneCatalog.Default.Resolve(FusionFixture.FourBackbones), ModelsDirectory = TestEnvironment.SharedModelsDirectory };
+        using var fused = new CatsDogsTrainer(options).Train(new ImageDataset(trained.Train!.Shuffle(11).Take(400)));
+        foreach (var classifier in new[] { trained.Classifier!, fused })
+        {
+            var name = string.Join("+", classifier.Backbones.Select(b => b.Name));
+            using var dir = TestEnvironment.NewTempDirectory();
+            var resized = classifier.ExportOnnx(dir.File("resized.onnx"));
+            var photo = classifier.ExportOnnx(dir.File("photo.onnx"), new OnnxExportOptions { Input = OnnxInputContract.Photo });
+            Assert.Equal(OnnxInputContract.Resized, resized.Input);
+            OnnxExportTests.AssertWellFormed(ML.Onnx.Proto.ModelProto.Parser.ParseFrom(File.ReadAllBytes(resized.Path)).Graph);
+            var expected = photos.Select(p => classifier.Predict(p.Path).DogProbability).ToArray();
+            var input = classifier.Backbones[0].Preprocessing;
+
+            // Fed the library's own resized pixels: within 1e-4, one photo at a time and eight at a time.
+            var pixels = photos.Select(p => OnnxExportTests.ResizedRgb(p.Path, input)).ToArray();
+            var one = pixels.Select(rgb => OnnxExportTests.Run(resized.Path, rgb, [1, input.Width, input.Width, 3], GraphOptimizationLevel.ORT_ENABLE_ALL).P[0]).ToArray();
+            var eight = pixels.Chunk(8).SelectMany(c => OnnxExportTests.Run(resized.Path, c.SelectMany(x => x).ToArray(), [c.Length, input.Width, input.Width, 3], GraphOptimizationLevel.ORT_ENABLE_ALL).P).ToArray();
+            var worstResized = Enumerable.Range(0, photos.Length).Max(i => Math.Max(Math.Abs(one[i] - expected[i]), Math.Abs(eight[i] - expected[i])));
+            Assert.True(worstResized <= 1e-4, $"{name}: largest |ΔP| {worstResized}");
+
+            // Fed the decoded photo: the graph crops and resizes (bilinear), which differs a little from SkiaSharp.
+            var decodeSize = classifier.Backbones.Max(b => b.Preprocessing.Width);
+            var fromPhoto = photos.Select(p =>
+            {
+                var (rgb, w, h) = OnnxExportTests.DecodedRgb(p.Path, decodeSize);
+                return OnnxExportTests.Run(photo.Path, rgb, [1, h, w, 3], GraphOptimizationLevel.ORT_ENABLE_ALL).P[0];
+            }).ToArray();
+            var meanDelta = Enumerable.Range(0, photos.Length).Average(i => Math.Abs(fromPhoto[i] - expected[i]));
+            var sameLabel = Enumerable.Range(0, photos.Length).Count(i => (fromPhoto[i] >= 0.5f) == (expected[i] >= 0.5f)) / (double)photos.Length;
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"EXPORT {name}: {resized.Bytes / 1048576.0:F1} MiB; resized contract largest |ΔP| {worstResized:E1}; photo contract mean |ΔP| {meanDelta:F4}, largest {Enumerable.Range(0, photos.Length).Max(i => Math.Abs(fromPhoto[i] - expected[i])):F4}, same label {sameLabel:P1}"));
+            Assert.True(meanDelta <= 0.005, $"{name}: mean |ΔP| {meanDelta}");
+            Assert.True(sameLabel >= 0.99, $"{name}: same label on {sameLabel:P1}");
+
+            // Size: about the sum of the backbones (the MobileNets' unused ImageNet heads are pruned).
+            var files = classifier.Backbones.Sum(b => new FileInfo(BackboneCatalog.LocateFile(b, TestEnvironment.SharedModelsDirectory)).Length);
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  backbone files {files / 1048576.0:F1} MiB, export {resized.Bytes / 1048576.0:F1} MiB"));
+            Assert.InRange(resized.Bytes, files * 0.5, files * 1.1);
+        }
+    }
+}

@@ -1,0 +1,198 @@
+using CatsDogs.ML.Data;
+using CatsDogs.ML.Export;
+using CatsDogs.ML.Imaging;
+using CatsDogs.ML.Onnx.Proto;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.OnnxRuntime;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace CatsDogs.ML.Tests.Export;
+
+/// <summary>The exported ONNX model on the tiny synthetic model: valid, self-contained, and equal to the library.</summary>
+[Collection("tiny model")]
+[Trait("Category", Category.Unit)]
+public class OnnxExportTests(TinyModel tiny, ITestOutputHelper output)
+{
+    [Fact]
+    public void Export_IsValidOnnx_WithItsContractInTheMetadata()
+    {
+        using var dir = TestEnvironment.NewTempDirectory();
+        var result = tiny.Classifier.ExportOnnx(dir.File("tiny.onnx"));
+        Assert.Equal(OnnxInputContract.Resized, result.Input);
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(result.Path));
+        Assert.Equal(8, model.IrVersion);
+        Assert.Equal(18, Assert.Single(model.OpsetImport).Version);
+        Assert.Equal(["image"], model.Graph.Input.Select(i => i.Name));
+        Assert.Equal(["dog_probability", "label"], model.Graph.Output.Select(o => o.Name));
+        AssertWellFormed(model.Graph);
+        var metadata = model.MetadataProps.ToDictionary(p => p.Key, p => p.Value);
+        Assert.Contains("[N,32,32,3]", metadata["input_contract"], StringComparison.Ordinal);
+        Assert.Contains("crop the centre", metadata["input_contract"], StringComparison.Ordinal);
+        Assert.Contains("tiny (tiny.onnx, sha256 ", metadata["backbones"], StringComparison.Ordinal);
+        Assert.Equal("native,native+mirror", metadata["views"]);
+        Assert.Contains("\"TrainedOn\":24", metadata["training"], StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(8)]
+    public void ResizedContract_FedTheLibrarysPixels_EqualsPredict_WithAndWithoutGraphOptimisation(int batch)
+    {
+        using var dir = TestEnvironment.NewTempDirectory();
+        var path = tiny.Classifier.ExportOnnx(dir.File("tiny.onnx")).Path;
+        var photos = Directory.GetFiles(tiny.PhotosDirectory).Order(StringComparer.Ordinal).Take(batch).ToArray();
+        var expected = photos.Select(p => tiny.Classifier.Predict(p).DogProbability).ToArray();
+        var input = photos.SelectMany(p => ResizedRgb(p, TinyModel.Spec.Preprocessing)).ToArray();
+        foreach (var level in new[] { GraphOptimizationLevel.ORT_DISABLE_ALL, GraphOptimizationLevel.ORT_ENABLE_ALL })
+        {
+            var (p, label) = Run(path, input, [batch, 32, 32, 3], level);
+            Assert.Equal(expected, p, new Tolerance(1e-4));
+            Assert.Equal(expected.Select(e => e >= 0.5f ? 1L : 0L), label);
+        }
+    }
+
+    [Fact]
+    public void PhotoContract_FedTheDecodedPhoto_IsCloseToPredict()
+    {
+        using var dir = TestEnvironment.NewTempDirectory();
+        var result = tiny.Classifier.ExportOnnx(dir.File("photo.onnx"), new OnnxExportOptions { Input = OnnxInputContract.Photo });
+        Assert.Equal(OnnxInputContract.Photo, result.Input);
+        var worst = 0.0;
+        foreach (var photo in Directory.GetFiles(tiny.PhotosDirectory))
+        {
+            var (rgb, w, h) = DecodedRgb(photo);
+            var p = Run(result.Path, rgb, [1, h, w, 3], GraphOptimizationLevel.ORT_ENABLE_ALL).P[0];
+            worst = Math.Max(worst, Math.Abs(p - tiny.Classifier.Predict(photo).DogProbability));
+        }
+
+        output.WriteLine($"photo contract: largest |ΔP(dog)| over 24 photos {worst:E2}");
+        Assert.True(worst < 0.05, $"largest |ΔP| {worst}");
+    }
+
+    [Fact]
+    public void WithCam_TheMapsGridMeanIsTheScoreMinusTheBias()
+    {
+        using var dir = TestEnvironment.NewTempDirectory();
+        var path = tiny.Classifier.ExportOnnx(dir.File("cam.onnx"), new OnnxExportOptions { WithCam = true }).Path;
+        var photo = Path.Combine(tiny.PhotosDirectory, "dog.3.png");
+        using var explainer = tiny.Classifier.CreateExplainer();
+        var explained = explainer.Explain(photo);
+        using var session = new InferenceSession(path);
+        using var value = OrtValue.CreateTensorValueFromMemory(ResizedRgb(photo, TinyModel.Spec.Preprocessing), [1, 32, 32, 3]);
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, ["image"], [value], ["cam"]);
+        Assert.Equal([1L, 4, 4], outputs[0].GetTensorTypeAndShape().Shape);
+        var cam = outputs[0].GetTensorDataAsSpan<float>().ToArray();
+        Assert.Equal(explained.Score - explained.Bias, cam.Average(), 4);
+        Assert.Equal(explained.Heatmaps[0].Values, cam, new Tolerance(1e-4));
+    }
+
+    [Fact]
+    public void MlNetApplyOnnxModel_LoadsTheFile_AndScoresTheSame()
+    {
+        using var dir = TestEnvironment.NewTempDirectory();
+        var path = tiny.Classifier.ExportOnnx(dir.File("tiny.onnx")).Path;
+        var photos = Directory.GetFiles(tiny.PhotosDirectory).Order(StringComparer.Ordinal).Take(6).ToArray();
+        var ml = new MLContext(seed: 1);
+        var rows = photos.Select(p => new PixelsRow { Image = ResizedRgb(p, TinyModel.Spec.Preprocessing) }).ToArray();
+        var schema = SchemaDefinition.Create(typeof(PixelsRow));
+        schema["image"].ColumnType = new VectorDataViewType(NumberDataViewType.Byte, 1, 32, 32, 3);
+        var data = ml.Data.LoadFromEnumerable(rows, schema);
+        var pipeline = ml.Transforms.ApplyOnnxModel(["dog_probability"], ["image"], path, new Dictionary<string, int[]> { ["image"] = [1, 32, 32, 3] }, gpuDeviceId: null, fallbackToCpu: false);
+        var scored = pipeline.Fit(data).Transform(data).GetColumn<float[]>("dog_probability").Select(v => v[0]).ToArray();
+        Assert.Equal(photos.Select(p => tiny.Classifier.Predict(p).DogProbability), scored, new Tolerance(1e-4));
+    }
+
+    [Fact]
+    public void Export_OverTheBackboneFile_OrAfterItChanged_IsRefused_NamingTheFile()
+    {
+        using var dir = TestEnvironment.NewTempDirectory();
+        var backbone = Path.Combine(tiny.ModelsDirectory, TinyModel.Spec.FileName);
+        Assert.Contains("also an input", Assert.Throws<ArgumentException>(() => tiny.Classifier.ExportOnnx(backbone)).Message, StringComparison.Ordinal);
+
+        using var copy = TestEnvironment.NewTempDirectory();
+        Directory.CreateDirectory(copy.File("models"));
+        File.Copy(backbone, copy.File("models/" + TinyModel.Spec.FileName));
+        using var loaded = CatsDogsClassifier.Load(tiny.ModelPath, copy.File("models"), useCache: false);
+        Backbones.SyntheticBackbone.Write(copy.File("models/" + TinyModel.Spec.FileName), TinyModel.Spec, dynamicBatch: false);
+        var e = Assert.Throws<BackboneMismatchException>(() => loaded.ExportOnnx(dir.File("x.onnx")));
+        Assert.Contains(copy.File("models/" + TinyModel.Spec.FileName), e.Message, StringComparison.Ordinal);
+        Assert.Contains("changed since the model was loaded", e.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(dir.File("x.onnx")));
+    }
+
+    [Fact]
+    public void ResizedContract_ForViewsThatFrameThePhotoDifferently_IsRefused_SayingToUsePhoto()
+    {
+        using var crops = new CatsDogsTrainer(tiny.Options with { Views = ImageView.ParseList("native,crop0.8+mirror") }).Train(ImageDataset.FromFolder(tiny.PhotosDirectory));
+        using var dir = TestEnvironment.NewTempDirectory();
+        var e = Assert.Throws<ArgumentException>(() => crops.ExportOnnx(dir.File("x.onnx"), new OnnxExportOptions { Input = OnnxInputContract.Resized }));
+        Assert.Contains("--input photo", e.Message, StringComparison.Ordinal);
+        Assert.Equal(OnnxInputContract.Photo, crops.ExportOnnx(dir.File("auto.onnx")).Input);
+    }
+
+    // Every node input is produced by a node, an initializer or a graph input; every initializer is named once.
+    internal static void AssertWellFormed(GraphProto graph)
+    {
+        var initializers = graph.Initializer.Select(t => t.Name).ToArray();
+        Assert.Equal(initializers.Length, initializers.Distinct(StringComparer.Ordinal).Count());
+        var available = initializers.Concat(graph.Input.Select(i => i.Name)).ToHashSet(StringComparer.Ordinal);
+        foreach (var node in graph.Node)
+        {
+            Assert.All(node.Input.Where(i => i.Length > 0), i => Assert.True(available.Contains(i), $"node {node.Name} ({node.OpType}) reads '{i}', which nothing produces"));
+            foreach (var o in node.Output)
+            {
+                Assert.True(available.Add(o), $"'{o}' is produced twice");
+            }
+        }
+
+        Assert.All(graph.Output, o => Assert.Contains(o.Name, available));
+    }
+
+    // The library's own rendering of a photo's native view, as the uint8 RGB the contract asks for.
+    internal static byte[] ResizedRgb(string photo, ImagePreprocessing input)
+    {
+        using var views = PhotoViews.Decode(File.ReadAllBytes(photo), photo, Math.Max(input.Width, input.Height), new RenderScratch());
+        return Rgb(views.Render(input, ImageView.Native));
+    }
+
+    // The photo as decoded for scoring (the decode size of a single-backbone model), as uint8 RGB.
+    internal static (byte[] Rgb, int Width, int Height) DecodedRgb(string photo, int decodeSize = 32)
+    {
+        using var views = PhotoViews.Decode(File.ReadAllBytes(photo), photo, decodeSize, new RenderScratch());
+        var rgba = new byte[views.Image.Width * views.Image.Height * 4];
+        views.Image.RenderTo(rgba);
+        return (Rgb(rgba), views.Image.Width, views.Image.Height);
+    }
+
+    internal static (float[] P, long[] Label) Run(string path, byte[] pixels, long[] shape, GraphOptimizationLevel level)
+    {
+        using var options = new SessionOptions { GraphOptimizationLevel = level };
+        using var session = new InferenceSession(path, options);
+        using var value = OrtValue.CreateTensorValueFromMemory(pixels, shape);
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, ["image"], [value], ["dog_probability", "label"]);
+        return (outputs[0].GetTensorDataAsSpan<float>().ToArray(), outputs[1].GetTensorDataAsSpan<long>().ToArray());
+    }
+
+    private static byte[] Rgb(ReadOnlySpan<byte> rgba)
+    {
+        var rgb = new byte[rgba.Length / 4 * 3];
+        for (var p = 0; p < rgba.Length / 4; p++)
+        {
+            rgb[(3 * p) + 0] = rgba[4 * p];
+            rgb[(3 * p) + 1] = rgba[(4 * p) + 1];
+            rgb[(3 * p) + 2] = rgba[(4 * p) + 2];
+        }
+
+        return rgb;
+    }
+
+    private sealed class PixelsRow
+    {
+        [ColumnName("image")]
+        public byte[] Image { get; set; } = [];
+    }
+}
