@@ -66,6 +66,7 @@ public sealed class CatsDogsTrainer
                 Best = search.Best,
                 Folds = search.Folds,
                 Excluded = search.Excluded.Select(i => new ExcludedImage(extracted.Images[i], labels[i] == PetLabel.Dog ? search.OutOfFold[i] : 1 - search.OutOfFold[i])).ToArray(),
+                SubmissionClip = search.SubmissionClip,
                 Seed = Options.Seed,
                 FeatureTime = featureTime,
                 HeadTime = clock.Elapsed,

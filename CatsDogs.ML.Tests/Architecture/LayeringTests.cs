@@ -20,6 +20,7 @@ public class LayeringTests(ITestOutputHelper output)
     [
         ("CatsDogs.ML.Data", 0),
         ("CatsDogs.ML.Imaging", 1),
+        ("CatsDogs.ML.Plotting", 2),
         ("CatsDogs.ML.Onnx", 2),
         ("CatsDogs.ML.Backbones", 3),
         ("CatsDogs.ML.Features", 4),

@@ -77,8 +77,20 @@ public class FusionHarnessTests(HelloWorldFixture trained, FusionFixture fusion,
             output.WriteLine($"{Path.GetFileName(finding.Image.Path)}: {finding.Reason}");
         }
 
-        output.WriteLine($"AUDIT: {report.Findings.Count} of {report.Audited} flagged ({report.Findings.Count(f => f.NoCatOrDogInTopK)} no cat or dog in the ImageNet top 5, "
-            + $"{report.Findings.Count(f => f.LabelContradicted)} labels contradicted)");
+        var byModels = report.Findings.Count(f => f.FlaggedByModels);
+        output.WriteLine($"AUDIT: {report.Findings.Count} of {report.Audited} flagged: {report.Findings.Count(f => f.NoCatOrDogInTopK)} no cat or dog in the ImageNet top 5, "
+            + $"{report.Findings.Count(f => f.LabelContradicted)} labels contradicted ({byModels} by either), {report.Findings.Count(f => f.Tiny)} tiny, {report.Findings.Count(f => f.ColourOutliers.Count > 0)} colour outliers");
+        foreach (var f in report.Fences)
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {f.Name}: Q1 {f.Q1:F3}, Q3 {f.Q3:F3}, fences {f.Low:F3} … {f.High:F3}, {report.Findings.Count(x => x.ColourOutliers.Any(o => o.StartsWith(f.Name, StringComparison.Ordinal)))} outside"));
+        }
+
+        // Which of the 12 photos the data set keeps on purpose (its README) each test finds.
+        foreach (var junk in KnownJunk)
+        {
+            var f = report.Findings.SingleOrDefault(x => Path.GetFileNameWithoutExtension(x.Image.Path) == junk);
+            output.WriteLine($"  JUNK {junk}: {(f is null ? "not flagged" : string.Join(", ", new[] { f.NoCatOrDogInTopK ? "ImageNet" : null, f.LabelContradicted ? "contradicted" : null, f.Tiny ? "tiny" : null, f.ColourOutliers.Count > 0 ? "colour (" + string.Join(", ", f.ColourOutliers) + ")" : null }.OfType<string>()))}");
+        }
 
         // dog.1043 is a shelter sign and dog.10237 a logo: no cat or dog in ImageNet's top 5.
         foreach (var name in new[] { "dog.1043.jpg", "dog.10237.jpg" })
@@ -87,15 +99,29 @@ public class FusionHarnessTests(HelloWorldFixture trained, FusionFixture fusion,
             Assert.True(finding.NoCatOrDogInTopK, finding.Reason);
         }
 
-        // Contradicted labels are confident by construction, and most photos are not flagged at all.
+        // Contradicted labels are confident by construction, and most photos are not flagged by the models at all.
         Assert.All(report.Findings.Where(f => f.LabelContradicted), f => Assert.True((f.Image.Label == PetLabel.Dog ? f.DogProbability : 1 - f.DogProbability) <= 0.1));
-        Assert.InRange(report.Findings.Count, 2, report.Audited / 20);
+        Assert.InRange(byModels, 2, report.Audited / 20);
         Assert.Empty(report.Skipped);
+
+        // The size and colour tests: every photo measured; the tiny ones really are; colour outliers lie outside their fences.
+        Assert.Equal(report.Audited, report.Photos.Count);
+        Assert.All(report.Findings.Where(f => f.Tiny), f => Assert.True(Math.Min(f.Statistics!.Width, f.Statistics.Height) < 50));
+        Assert.InRange(report.Findings.Count(f => f.ColourOutliers.Count > 0), 1, report.Audited / 10);
 
         using var dir = TestEnvironment.NewTempDirectory();
         var html = File.ReadAllText(report.WriteTo(dir.Path));
         Assert.Contains("dog.1043.jpg", html, StringComparison.Ordinal);
         Assert.Equal(report.Findings.Count, Directory.GetFiles(dir.File("thumbs"), "*.jpg").Length);
-        Assert.Equal(report.Findings.Count + 1, File.ReadAllLines(dir.File("findings.csv")).Length);
+        var csv = File.ReadAllLines(dir.File("findings.csv"));
+        Assert.Equal(report.Findings.Count + 1, csv.Length);
+        Assert.StartsWith("path,label,width,height,tiny,colour_outlier,no_cat_or_dog,label_contradicted,", csv[0], StringComparison.Ordinal);
+        Reports.ReportTests.AssertRealImage(dir.File("sizes.png"), 400, 300);
+        Assert.All(report.Fences, f => Reports.ReportTests.AssertRealImage(dir.File($"colour-{f.Name.Replace(' ', '-')}.png"), 400, 300));
+        Reports.ReportTests.AssertLinksExist(html, dir.Path);
     }
+
+    /// <summary>The photos that show no cat or dog, the wrong animal or both, kept on purpose (the data set's README).</summary>
+    public static readonly string[] KnownJunk =
+        ["cat.724", "cat.10029", "cat.10266", "dog.1043", "dog.1194", "dog.1259", "dog.1773", "dog.1895", "dog.10161", "dog.10190", "dog.10237", "dog.10401"];
 }

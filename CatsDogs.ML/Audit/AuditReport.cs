@@ -1,28 +1,24 @@
 using System.Globalization;
-using System.Net;
-using System.Text;
 using CatsDogs.ML.Data;
-using CatsDogs.ML.Imaging;
-using SkiaSharp;
+using CatsDogs.ML.Plotting;
+using ScottPlot;
 
 namespace CatsDogs.ML.Audit;
 
-/// <summary>The result of <see cref="DatasetAudit.Run"/>: the flagged photos and the ones that could not be read.</summary>
+/// <summary>The result of <see cref="DatasetAudit.Run"/>: the flagged photos, every photo's statistics, and the ones that could not be read.</summary>
 public sealed class AuditReport
 {
     /// <summary>Longest side of the thumbnails in the HTML report, in pixels.</summary>
-    public const int ThumbnailSize = 160;
+    public const int ThumbnailSize = Thumbnails.Size;
 
-    // Position of each finding, which numbers its thumbnail.
-    private readonly Dictionary<AuditFinding, int> _index;
-
-    internal AuditReport(int audited, IReadOnlyList<AuditFinding> findings, IReadOnlyList<SkippedImage> skipped, AuditOptions options)
+    internal AuditReport(int audited, IReadOnlyList<AuditFinding> findings, IReadOnlyList<SkippedImage> skipped, AuditOptions options, IReadOnlyList<PhotoStatistics> photos, IReadOnlyList<Fences> fences)
     {
         Audited = audited;
         Findings = findings;
         Skipped = skipped;
         Options = options;
-        _index = findings.Select((f, i) => (f, i)).ToDictionary(t => t.f, t => t.i, (IEqualityComparer<AuditFinding>)ReferenceEqualityComparer.Instance);
+        Photos = photos;
+        Fences = fences;
     }
 
     /// <summary>Photos listed in the folder.</summary>
@@ -37,101 +33,122 @@ public sealed class AuditReport
     /// <summary>The options the audit ran with.</summary>
     public AuditOptions Options { get; }
 
+    /// <summary>Every usable photo's size and colour statistics, in folder order.</summary>
+    public IReadOnlyList<PhotoStatistics> Photos { get; }
+
+    /// <summary>The fences of each colour statistic.</summary>
+    public IReadOnlyList<Fences> Fences { get; }
+
     /// <summary>
-    /// Writes <c>report.html</c> (thumbnails in <c>thumbs/</c>, flagged photos by kind, skipped photos) and
-    /// <c>findings.csv</c> (one row per flagged or skipped photo) into <paramref name="directory"/>.
+    /// Writes into <paramref name="directory"/>: <c>report.html</c> (the plots, then each test's findings with
+    /// thumbnails in <c>thumbs/</c>, then skipped photos), <c>findings.csv</c> (one row per flagged or skipped photo,
+    /// one column per test), <c>sizes.png</c> (every photo's width × height, cats and dogs apart, tiny ones marked) and
+    /// one histogram per colour statistic with its fences (<c>colour-*.png</c>).
     /// </summary>
     /// <returns>The path of <c>report.html</c>.</returns>
     public string WriteTo(string directory)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
-        var thumbs = Path.Combine(directory, "thumbs");
-        Directory.CreateDirectory(thumbs);
-        PhotoFolder.MarkAsOutput(thumbs);
+        Directory.CreateDirectory(directory);
+        var thumbs = Thumbnails.Folder(directory);
 
-        var csv = new CsvWriter("path", "label", "finding", "dog_probability", "top_imagenet_classes", "reason");
+        var csv = new CsvWriter("path", "label", "width", "height", "tiny", "colour_outlier", "no_cat_or_dog", "label_contradicted", "dog_probability",
+            "grey_share", "saturation", "brightness", "top_imagenet_classes", "reason");
         foreach (var f in Findings)
         {
-            var kind = f.NoCatOrDogInTopK && f.LabelContradicted ? "both" : f.NoCatOrDogInTopK ? "no_cat_or_dog" : "label_contradicted";
-            csv.Row(f.Image.Path, Label(f.Image), kind, f.DogProbability, string.Join("; ", f.TopClasses.Take(Options.TopK).Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.ImageNetClass} {c.Name} {c.Probability:0.###}"))), f.Reason);
+            var s = f.Statistics;
+            csv.Row(f.Image.Path, Label(f.Image), s?.Width, s?.Height, Flag(f.Tiny), f.ColourOutliers.Count > 0 ? string.Join("; ", f.ColourOutliers) : "", Flag(f.NoCatOrDogInTopK), Flag(f.LabelContradicted),
+                f.DogProbability, s?.GreyShare, s?.Saturation, s?.Brightness,
+                string.Join("; ", f.TopClasses.Take(Options.TopK).Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.ImageNetClass} {c.Name} {c.Probability:0.###}"))), f.Reason);
         }
 
         foreach (var s in Skipped)
         {
-            csv.Row(s.Image.Path, Label(s.Image), "skipped", null, null, s.Reason);
+            csv.Row(s.Image.Path, Label(s.Image), null, null, null, null, null, null, null, null, null, null, "skipped", s.Reason);
         }
 
         OutputFile.WriteText(Path.Combine(directory, "findings.csv"), csv.ToString());
 
-        var html = new StringBuilder();
-        html.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>CatsDogs.ML audit</title><style>")
-            .Append("body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:6px;vertical-align:top;text-align:left}img{max-width:160px;max-height:160px}")
-            .Append("</style></head><body>\n<h1>Audit of labelled photos</h1>\n");
-        html.Append(CultureInfo.InvariantCulture, $"<p>{Audited} photos listed; {Findings.Count} flagged; {Skipped.Count} skipped. ImageNet classifier: {E(Options.ImageNetClassifier.Name)} (top {Options.TopK}); "
-            + $"cat/dog model: {E(string.Join(" + ", Options.Features.Backbones.Select(b => b.Name)))}, {Options.Head.Folds}-fold out-of-fold predictions, confident at {Options.ConfidentAt:P0}.</p>\n");
-        Section(html, thumbs, "Neither a cat nor a dog (ImageNet top-k)", Findings.Where(f => f.NoCatOrDogInTopK).ToArray());
-        Section(html, thumbs, "Label contradicted by a confident model", Findings.Where(f => f.LabelContradicted && !f.NoCatOrDogInTopK).ToArray());
-        if (Skipped.Count > 0)
+        var page = new HtmlPage("Audit of labelled photos").Paragraph(string.Create(CultureInfo.InvariantCulture,
+            $"{Audited} photos listed; {Findings.Count} flagged; {Skipped.Count} skipped. ImageNet classifier: {Options.ImageNetClassifier.Name} (top {Options.TopK}); "
+            + $"cat/dog model: {string.Join(" + ", Options.Features.Backbones.Select(b => b.Name))}, {Options.Head.Folds}-fold out-of-fold predictions, confident at {Options.ConfidentAt:P0}; "
+            + $"tiny: a side under {Options.MinSide} px; colour outliers outside Q1 − {Options.IqrFactor}·IQR … Q3 + {Options.IqrFactor}·IQR."));
+        page.Heading("Sizes and colours").Image(SavePlot(directory, "sizes.png", SizePlot()), "width × height of every photo");
+        foreach (var f in Fences)
         {
-            html.Append("<h2>Skipped</h2>\n<table><tr><th>photo</th><th>reason</th></tr>\n");
-            foreach (var s in Skipped)
-            {
-                html.Append(CultureInfo.InvariantCulture, $"<tr><td>{E(s.Image.Path)}</td><td>{E(s.Reason)}</td></tr>\n");
-            }
-
-            html.Append("</table>\n");
+            page.Image(SavePlot(directory, $"colour-{f.Name.Replace(' ', '-')}.png", FencePlot(f)), $"{f.Name} of every photo");
         }
 
-        html.Append("</body></html>\n");
-        var report = Path.Combine(directory, "report.html");
-        OutputFile.WriteText(report, html.ToString());
-        return report;
+        page.Table(["statistic", "Q1", "Q3", "low fence", "high fence", "photos outside"], Fences.Select(f => (IReadOnlyList<object?>)
+            [f.Name, f.Q1, f.Q3, f.Low, f.High, Findings.Count(x => x.ColourOutliers.Any(o => o.StartsWith(f.Name, StringComparison.Ordinal)))]));
+
+        var numbered = Findings.Select((f, i) => (f, i)).ToArray();
+        Section(page, thumbs, "Neither a cat nor a dog (ImageNet top-k)", numbered.Where(t => t.f.NoCatOrDogInTopK));
+        Section(page, thumbs, "Label contradicted by a confident model", numbered.Where(t => t.f.LabelContradicted && !t.f.NoCatOrDogInTopK));
+        Section(page, thumbs, $"Tiny (a side under {Options.MinSide} px)", numbered.Where(t => t.f.Tiny && !t.f.FlaggedByModels));
+        Section(page, thumbs, "Colour outliers", numbered.Where(t => t.f.ColourOutliers.Count > 0 && !t.f.Tiny && !t.f.FlaggedByModels));
+        if (Skipped.Count > 0)
+        {
+            page.Heading("Skipped").Table(["photo", "reason"], Skipped.Select(s => (IReadOnlyList<object?>)[s.Image.Path, s.Reason]));
+        }
+
+        return page.Save(Path.Combine(directory, "report.html"));
     }
 
-    private void Section(StringBuilder html, string thumbs, string title, IReadOnlyList<AuditFinding> findings)
+    private void Section(HtmlPage page, string thumbs, string title, IEnumerable<(AuditFinding Finding, int Index)> findings)
     {
-        html.Append(CultureInfo.InvariantCulture, $"<h2>{E(title)} — {findings.Count}</h2>\n");
-        if (findings.Count == 0)
+        var list = findings.ToArray();
+        page.Heading($"{title} — {list.Length}");
+        if (list.Length == 0)
         {
             return;
         }
 
-        html.Append("<table><tr><th>photo</th><th>file</th><th>label</th><th>model P(dog)</th><th>ImageNet top classes</th></tr>\n");
-        foreach (var f in findings)
+        page.Table(["photo", "file", "label", "size", "model P(dog)", "why", "ImageNet top classes"], list.Select(t =>
         {
-            var thumb = Thumbnail(f.Image.Path, thumbs, _index[f]);
-            var image = thumb is null ? "(no thumbnail)" : $"<img src=\"thumbs/{E(thumb)}\" alt=\"{E(Path.GetFileName(f.Image.Path))}\">";
-            var classes = string.Join("<br>", f.TopClasses.Take(Options.TopK).Select(c => E(string.Create(CultureInfo.InvariantCulture, $"{c.Name} ({c.ImageNetClass}) {c.Probability:P1}"))));
-            html.Append(CultureInfo.InvariantCulture, $"<tr><td>{image}</td><td>{E(f.Image.Path)}</td><td>{Label(f.Image)}</td><td>{f.DogProbability:F3}</td><td>{classes}</td></tr>\n");
-        }
-
-        html.Append("</table>\n");
+            var (f, i) = t;
+            var thumb = Thumbnails.Write(f.Image.Path, thumbs, i);
+            return (IReadOnlyList<object?>)
+            [
+                thumb is null ? "(no thumbnail)" : new HtmlPage.Img("thumbs/" + thumb, Path.GetFileName(f.Image.Path)),
+                f.Image.Path, Label(f.Image), f.Statistics is { } s ? $"{s.Width}×{s.Height}" : "", f.DogProbability, f.Reason,
+                string.Join("; ", f.TopClasses.Take(Options.TopK).Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Name} ({c.ImageNetClass}) {c.Probability:P1}"))),
+            ];
+        }));
     }
 
-    // A small JPEG beside the report; null when the photo cannot be rendered (it was readable during the audit,
-    // but may have changed since).
-    private static string? Thumbnail(string photo, string thumbs, int index)
+    private byte[] SizePlot()
     {
-        try
+        Series Of(string name, IEnumerable<PhotoStatistics> photos)
         {
-            var buffer = Array.Empty<byte>();
-            using var image = ImageDecoder.Decode(PhotoFile.Read(photo, PhotoFile.DefaultMaxBytes, ref buffer).Span, photo, ThumbnailSize);
-            var scale = (double)ThumbnailSize / Math.Max(image.Width, image.Height);
-            int w = Math.Max(1, (int)Math.Round(image.Width * scale)), h = Math.Max(1, (int)Math.Round(image.Height * scale));
-            var rgba = new byte[w * h * 4];
-            image.RenderTo(w, h, image.Place(w, h, ViewFraming.Squash, 1), rgba);
-            var name = string.Create(CultureInfo.InvariantCulture, $"{index:D4}-{Path.GetFileNameWithoutExtension(photo)}.jpg");
-            OutputFile.WriteBytes(Path.Combine(thumbs, name), RgbaPixels.Encode(rgba, w, h, SKEncodedImageFormat.Jpeg, 85));
-            return name;
+            var list = photos.ToArray();
+            return new Series(name, list.Select(p => (double)p.Width).ToArray(), list.Select(p => (double)p.Height).ToArray());
         }
-        catch (Exception e) when (e is CatsDogsException or IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
+
+        var tiny = Photos.Where(p => Math.Min(p.Width, p.Height) < Options.MinSide).ToArray();
+        return Charts.Points($"Photo sizes ({Photos.Count} photos, {tiny.Length} tiny)", "width (px)", "height (px)",
+        [
+            (Of("cats", Photos.Where(p => p.Image.Label == PetLabel.Cat)), Charts.Cat, 3f, MarkerShape.FilledCircle),
+            (Of("dogs", Photos.Where(p => p.Image.Label == PetLabel.Dog)), Charts.Dog, 3f, MarkerShape.FilledCircle),
+            (Of($"a side under {Options.MinSide} px", tiny), Charts.Highlight, 12f, MarkerShape.OpenCircle),
+        ]);
     }
 
-    private static string Label(Data.ImageEntry image) => image.Label?.ToString().ToLowerInvariant() ?? "";
+    private byte[] FencePlot(Fences fences)
+    {
+        var index = Fences.ToList().IndexOf(fences);
+        IReadOnlyList<double> Values(PetLabel label) => Photos.Where(p => p.Image.Label == label).Select(p => p.Colour[index].Value).ToArray();
+        return Charts.Histogram($"{fences.Name} per photo", fences.Name, [("cats", Values(PetLabel.Cat), Charts.Cat), ("dogs", Values(PetLabel.Dog), Charts.Dog)], 0, 1, 25,
+            logCounts: true, markers: [(fences.Low, "Q1 − k·IQR"), (fences.High, "Q3 + k·IQR")]);
+    }
 
-    private static string E(string text) => WebUtility.HtmlEncode(text);
+    private static string SavePlot(string directory, string name, byte[] png)
+    {
+        OutputFile.WriteBytes(Path.Combine(directory, name), png);
+        return name;
+    }
 
+    private static string Flag(bool value) => value ? "yes" : "";
+
+    private static string Label(ImageEntry image) => image.Label?.ToString().ToLowerInvariant() ?? "";
 }

@@ -26,6 +26,12 @@ public sealed record AuditOptions
     /// <summary>Folds and seed of the cross-validation that gives each photo its out-of-fold P(dog).</summary>
     public HeadOptions Head { get; init; } = new();
 
+    /// <summary>Photos with a side shorter than this many pixels are flagged as tiny (default 50, the original work's limit).</summary>
+    public int MinSide { get; init; } = 50;
+
+    /// <summary>Tukey's factor for the colour outliers: flagged outside Q1 − k·IQR … Q3 + k·IQR (default 1.5).</summary>
+    public double IqrFactor { get; init; } = 1.5;
+
     /// <summary>Checks every value before any work; the message names the wrong one.</summary>
     /// <exception cref="ArgumentException">A value is out of range.</exception>
     public AuditOptions Validate()
@@ -38,6 +44,11 @@ public sealed record AuditOptions
         if (!(ConfidentAt >= 0.5 && ConfidentAt <= 1))
         {
             throw new ArgumentException($"ConfidentAt must be between 0.5 and 1; got {ConfidentAt}.");
+        }
+
+        if (MinSide is < 1 or > 10000 || !(IqrFactor > 0 && IqrFactor <= 100))
+        {
+            throw new ArgumentException($"MinSide must be between 1 and 10000 and IqrFactor in (0, 100]; got {MinSide} and {IqrFactor}.");
         }
 
         if (ImageNetClassifier?.ImageNetHead is null)
@@ -65,18 +76,34 @@ public sealed record ImageNetGuess(int ImageNetClass, string Name, double Probab
 /// <param name="TopClasses">Its most likely ImageNet classes, best first.</param>
 public sealed record AuditFinding(ImageEntry Image, bool NoCatOrDogInTopK, bool LabelContradicted, double DogProbability, IReadOnlyList<ImageNetGuess> TopClasses)
 {
+    /// <summary>Its size and colour statistics.</summary>
+    public PhotoStatistics? Statistics { get; init; }
+
+    /// <summary>A side is shorter than <see cref="AuditOptions.MinSide"/>.</summary>
+    public bool Tiny { get; init; }
+
+    /// <summary>The colour statistics outside their fences (e.g. "grey share high").</summary>
+    public IReadOnlyList<string> ColourOutliers { get; init; } = [];
+
+    /// <summary>Whether the ImageNet or contradicted-label test flagged it (the original audit's two tests).</summary>
+    public bool FlaggedByModels => NoCatOrDogInTopK || LabelContradicted;
+
     /// <summary>Why the photo is flagged, in words.</summary>
     public string Reason => string.Join("; ", new[]
     {
         NoCatOrDogInTopK ? $"ImageNet sees no cat or dog (top: {string.Join(", ", TopClasses.Take(3).Select(c => $"{c.Name} {c.Probability:P0}"))})" : null,
         LabelContradicted ? $"labelled {Image.Label?.ToString().ToLowerInvariant()}, but the model gives P(dog) = {DogProbability:F3}" : null,
+        Tiny ? $"tiny: {Statistics!.Width}×{Statistics.Height} px" : null,
+        ColourOutliers.Count > 0 ? $"colour outlier: {string.Join(", ", ColourOutliers)}" : null,
     }.Where(r => r is not null));
 }
 
 /// <summary>
-/// The original work's outlier audit: flags labelled photos that show neither a cat nor a dog (ImageNet top-k of a
-/// backbone's classifier head has no class 151–268 or 281–285) and photos whose label a confident out-of-fold
-/// cat/dog model contradicts (cross-validated on the folder itself, so no photo is judged by a model that saw it).
+/// The original work's data audit, in full: every photo's size (and the tiny ones), colour outliers by Tukey's fences
+/// over simple per-photo statistics (<see cref="PhotoStatistics"/>), photos that show neither a cat nor a dog
+/// (ImageNet top-k of a backbone's classifier head has no class 151–268 or 281–285), and photos whose label a
+/// confident out-of-fold cat/dog model contradicts (cross-validated on the folder itself, so no photo is judged by a
+/// model that saw it).
 /// </summary>
 public static class DatasetAudit
 {
@@ -124,6 +151,17 @@ public static class DatasetAudit
             dogProbability = extracted.Images.Select((e, i) => (e.Path, search.OutOfFold[i])).ToDictionary(t => t.Path, t => t.Item2, StringComparer.Ordinal);
         }
 
+        progress?.Report(new CatsDogsProgress("size and colour", 0, data.Count));
+        var (statistics, unreadable) = PhotoStatistics.Of(data, features.MaxPhotoBytes, features.MaxDegreeOfParallelism, cancellationToken);
+        progress?.Report(new CatsDogsProgress("size and colour", data.Count, data.Count));
+        foreach (var s in unreadable)
+        {
+            skipped.TryAdd(s.Image.Path, s);
+        }
+
+        var byPath = statistics.ToDictionary(s => s.Image.Path, StringComparer.Ordinal);
+        var usable = statistics.Where(s => !skipped.ContainsKey(s.Image.Path)).ToArray();
+        var fences = usable.Length == 0 ? [] : usable[0].Colour.Select((c, k) => Fences.Of(c.Name, usable.Select(s => s.Colour[k].Value).ToArray(), options.IqrFactor)).ToArray();
         var findings = new List<AuditFinding>();
         foreach (var image in data.Where(e => !skipped.ContainsKey(e.Path)))
         {
@@ -136,13 +174,17 @@ public static class DatasetAudit
             var noPet = !top.Take(options.TopK).Any(g => ImageNetHead.IsDogClass(g.ImageNetClass) || ImageNetHead.IsCatClass(g.ImageNetClass));
             var dog = dogProbability[image.Path];
             var contradicted = (image.Label == PetLabel.Dog ? dog : 1 - dog) <= 1 - options.ConfidentAt;
-            if (noPet || contradicted)
+            var stats = byPath[image.Path];
+            var tiny = Math.Min(stats.Width, stats.Height) < options.MinSide;
+            var colour = fences.Select((f, k) => (f, value: stats.Colour[k].Value)).Where(t => t.f.Outside(t.value))
+                .Select(t => $"{t.f.Name} {(t.value > t.f.High ? "high" : "low")}").ToArray();
+            if (noPet || contradicted || tiny || colour.Length > 0)
             {
-                findings.Add(new AuditFinding(image, noPet, contradicted, dog, top));
+                findings.Add(new AuditFinding(image, noPet, contradicted, dog, top) { Statistics = stats, Tiny = tiny, ColourOutliers = colour });
             }
         }
 
-        return new AuditReport(data.Count, findings, data.Where(e => skipped.ContainsKey(e.Path)).Select(e => skipped[e.Path]).ToArray(), options);
+        return new AuditReport(data.Count, findings, data.Where(e => skipped.ContainsKey(e.Path)).Select(e => skipped[e.Path]).ToArray(), options, usable, fences);
     }
 
     // Names by ImageNet class (0–999) from the head's labels file, or "class N" without one.

@@ -9,6 +9,42 @@ namespace CatsDogs.ML.Evaluation;
 /// <param name="FalseNegatives">Dogs called cats.</param>
 public sealed record ConfusionMatrix(int TruePositives, int FalsePositives, int TrueNegatives, int FalseNegatives);
 
+/// <summary>One bin of a reliability diagram: the photos whose P(dog) fell in [<paramref name="Lower"/>, <paramref name="Upper"/>).</summary>
+/// <param name="Lower">Lower edge of the bin.</param>
+/// <param name="Upper">Upper edge (the last bin includes 1).</param>
+/// <param name="Count">Photos in the bin.</param>
+/// <param name="MeanPredicted">Their mean P(dog); NaN when the bin is empty.</param>
+/// <param name="ObservedDogShare">The share of dogs among them; NaN when the bin is empty.</param>
+public sealed record CalibrationBin(double Lower, double Upper, int Count, double MeanPredicted, double ObservedDogShare);
+
+/// <summary>How well P(dog) matches how often it is a dog: a reliability table in ten bins of P(dog) and its expected calibration error.</summary>
+/// <param name="Bins">Ten equal-width bins of P(dog), [0, 0.1) … [0.9, 1].</param>
+/// <param name="ExpectedCalibrationError">Σ (bin count / N) × |mean P(dog) − observed dog share| over the bins.</param>
+public sealed record Calibration(IReadOnlyList<CalibrationBin> Bins, double ExpectedCalibrationError)
+{
+    /// <summary>The reliability table of <paramref name="probabilities"/> against <paramref name="isDog"/>.</summary>
+    public static Calibration Of(IReadOnlyList<bool> isDog, IReadOnlyList<double> probabilities)
+    {
+        var bins = new List<CalibrationBin>();
+        var ece = 0.0;
+        for (var b = 0; b < 10; b++)
+        {
+            double lower = b / 10.0, upper = (b + 1) / 10.0;
+            var members = Enumerable.Range(0, probabilities.Count).Where(i => probabilities[i] >= lower && (probabilities[i] < upper || (b == 9 && probabilities[i] <= 1))).ToArray();
+            var predicted = members.Length == 0 ? double.NaN : members.Average(i => probabilities[i]);
+            var observed = members.Length == 0 ? double.NaN : members.Count(i => isDog[i]) / (double)members.Length;
+            if (members.Length > 0)
+            {
+                ece += members.Length / (double)probabilities.Count * Math.Abs(predicted - observed);
+            }
+
+            bins.Add(new CalibrationBin(lower, upper, members.Length, predicted, observed));
+        }
+
+        return new Calibration(bins, ece);
+    }
+}
+
 /// <summary>A scored labelled photo with its own log loss.</summary>
 /// <param name="Image">The photo and its label.</param>
 /// <param name="DogProbability">P(dog).</param>
@@ -29,6 +65,9 @@ public sealed record EvaluationReport
 
     /// <summary>Area under the ROC curve.</summary>
     public required double Auc { get; init; }
+
+    /// <summary>Reliability of P(dog): mean predicted against observed, per tenth of P(dog).</summary>
+    public required Calibration Calibration { get; init; }
 
     /// <summary>Confusion matrix at 0.5.</summary>
     public required ConfusionMatrix Confusion { get; init; }
@@ -71,6 +110,7 @@ public sealed record EvaluationReport
             Worst = images.OrderByDescending(s => s.LogLoss).ThenBy(s => s.Image.Path, StringComparer.Ordinal).Take(worst).ToArray(),
             Scored = images,
             Skipped = skipped,
+            Calibration = Calibration.Of(isDog, probability),
         };
     }
 }

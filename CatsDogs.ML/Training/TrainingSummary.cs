@@ -29,6 +29,13 @@ public sealed record TrainingSummary
     /// <summary>Photos left out of the final fit because the out-of-fold model confidently contradicted their label.</summary>
     public IReadOnlyList<ExcludedImage> Excluded { get; init; } = [];
 
+    /// <summary>
+    /// The symmetric clip [c, 1 − c] of P(dog) that minimises the log loss of the out-of-fold predictions at the chosen
+    /// L2 weight (every training photo, mislabelled ones included): what <c>catsdogs submit --clip auto</c> uses.
+    /// <c>null</c> for models that did not record it.
+    /// </summary>
+    public double? SubmissionClip { get; init; }
+
     /// <summary>Seed used.</summary>
     public required int Seed { get; init; }
 

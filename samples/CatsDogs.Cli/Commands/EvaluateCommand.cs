@@ -1,6 +1,7 @@
 using System.CommandLine;
 using CatsDogs.Cli.Options;
 using CatsDogs.ML.Data;
+using CatsDogs.ML.Evaluation;
 using Spectre.Console;
 
 namespace CatsDogs.Cli.Commands;
@@ -11,32 +12,30 @@ internal static class EvaluateCommand
     public static Command Create(Cli cli)
     {
         var data = new Argument<string>("data-dir") { Description = "Labelled photos to score." };
-        var json = new Option<bool>("--json") { Description = "Print one JSON object (logLoss, accuracy, auc, count, skipped, …) on stdout." };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object (logLoss, accuracy, auc, count, skipped, calibration, …) on stdout." };
+        var reportDir = new Option<string?>("--report") { Description = "Also write report.html (ROC, reliability, P(dog) per class, confusion, the worst 16 photos with heatmaps), its PNGs and report.json into this folder." };
         var command = new Command("evaluate", "Score labelled photos: log loss (Kaggle), accuracy, AUC, confusion matrix, worst photos.");
         var model = new ModelOptions().AddTo(command);
         command.Add(data);
         command.Add(json);
+        command.Add(reportDir);
         cli.SetAction(command, (parse, token) =>
         {
             model.ModelPath(parse);
-            var dataset = Photos.Folder(parse.GetRequiredValue(data), token);
+            var folder = parse.GetValue(reportDir) is { } r ? OutputFile.PrepareFolder(r) : null;
+            var dataset = Photos.Folder(parse.GetRequiredValue(data), token, folder is null ? [] : [folder]);
             using var classifier = model.Load(parse, cli);
             var report = cli.WithProgress(progress => classifier.Evaluate(dataset, progress, token));
             cli.ReportSkipped(report.Skipped);
+            if (folder is not null)
+            {
+                using var explainer = classifier.CreateExplainer();
+                cli.Error.WriteLine($"Report: {report.WriteHtml(folder, explainer)}");
+            }
+
             if (parse.GetValue(json))
             {
-                cli.WriteJson(new
-                {
-                    logLoss = report.LogLoss,
-                    accuracy = report.Accuracy,
-                    auc = double.IsNaN(report.Auc) ? (double?)null : report.Auc, // NaN (one class only) is not JSON
-                    count = report.Count,
-                    skipped = report.Skipped.Count,
-                    listed = dataset.Count,
-                    confusion = report.Confusion,
-                    skippedFiles = report.Skipped.Select(s => new { path = s.Image.Path, reason = s.Reason }),
-                    worst = report.Worst.Select(w => new { path = w.Image.Path, label = w.Image.Label.ToString()!.ToLowerInvariant(), dogProbability = w.DogProbability, logLoss = w.LogLoss }),
-                });
+                cli.Output.WriteLine(report.ToJson(dataset.Count));
                 return 0;
             }
 
@@ -56,6 +55,14 @@ internal static class EvaluateCommand
             }
 
             console.Write(worst);
+            var calibration = new Table().Title($"Calibration (expected calibration error {Cli.F(report.Calibration.ExpectedCalibrationError, "F4")})").AddColumns("P(dog)", "photos", "mean P(dog)", "share of dogs");
+            foreach (var bin in report.Calibration.Bins)
+            {
+                calibration.AddRow($"{Cli.F(bin.Lower, "F1")}–{Cli.F(bin.Upper, "F1")}", bin.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    bin.Count == 0 ? "" : Cli.F(bin.MeanPredicted, "F3"), bin.Count == 0 ? "" : Cli.F(bin.ObservedDogShare, "F3"));
+            }
+
+            console.Write(calibration);
             return 0;
         });
         return command;
