@@ -1,0 +1,191 @@
+using System.Globalization;
+using CatsDogs.ML.Tests.Harness;
+using Microsoft.Playwright;
+using SkiaSharp;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace CatsDogs.ML.Tests.Web;
+
+/// <summary>
+/// The web page in a real browser: Debian's Chromium driven by Playwright (its own browser download cannot be fetched
+/// here), against the app on a local port serving the hello world's ResNet18 model. Waits on page state, never sleeps.
+/// </summary>
+[Collection("trained resnet18")]
+[Trait("Category", Category.Harness)]
+public sealed class BrowserTests(HelloWorldFixture trained, ITestOutputHelper output) : IAsyncLifetime
+{
+    private const string Chromium = "/usr/bin/chromium";
+    private readonly TempDirectory _dir = TestEnvironment.NewTempDirectory();
+    private readonly List<string> _consoleErrors = [];
+    private WebServer? _server;
+    private IPlaywright? _playwright;
+    private IBrowser? _browser;
+
+    public async Task InitializeAsync()
+    {
+        if (TestEnvironment.MissingRealData is not null && !TestEnvironment.InCi)
+        {
+            return;
+        }
+
+        var model = _dir.File("model.zip");
+        trained.Classifier!.Save(model);
+        _server = await WebServer.StartAsync("--model", model);
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: install Debian's chromium package (.ci/run does).");
+        _playwright = await Playwright.CreateAsync();
+        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Chromium,
+            Headless = true,
+            Timeout = 60_000,
+            Args =
+            [
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", $"--use-file-for-fake-video-capture={CameraFile()}",
+            ],
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_browser is not null)
+        {
+            await _browser.CloseAsync();
+        }
+
+        _playwright?.Dispose();
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+
+        _dir.Dispose();
+    }
+
+    [HarnessFact]
+    public async Task UploadingAPhoto_ShowsThePDogOfTheLibrary_AndItsOverlay()
+    {
+        var page = await Page();
+        var photo = trained.Test![0].Path;
+        await page.SetInputFilesAsync("#files", photo);
+        var result = page.Locator(".result[data-dog-probability]");
+        await result.WaitForAsync();
+        var shown = double.Parse((await result.GetAttributeAsync("data-dog-probability"))!, CultureInfo.InvariantCulture);
+        Assert.Equal(trained.Classifier!.Predict(photo).DogProbability, shown, 3);
+        Assert.Contains($"P(dog) = {trained.Classifier.Predict(photo).DogProbability.ToString("F3", CultureInfo.InvariantCulture)}", await result.Locator(".probability").InnerTextAsync(), StringComparison.Ordinal);
+        var overlay = result.Locator("img.photo");
+        Assert.True(await overlay.EvaluateAsync<int>("img => img.complete ? img.naturalWidth : 0") > 0 || await WaitLoaded(overlay) > 0);
+        Assert.StartsWith("data:image/png;base64,", await overlay.GetAttributeAsync("src"), StringComparison.Ordinal);
+
+        // The toggle shows the photo, then the overlay again; the "About this model" panel names the backbone.
+        await result.Locator("button.toggle").ClickAsync();
+        Assert.StartsWith("blob:", await overlay.GetAttributeAsync("src"), StringComparison.Ordinal);
+        await page.Locator("#about summary").ClickAsync();
+        await page.Locator("#model-info dd").First.WaitForAsync();
+        Assert.Contains("resnet18", await page.Locator("#model-info").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Empty(_consoleErrors);
+    }
+
+    [HarnessFact]
+    public async Task TheCamera_TakesASnapshot_ThatGetsScored()
+    {
+        var page = await Page();
+        await page.ClickAsync("#camera-start");
+        await page.WaitForFunctionAsync("() => document.getElementById('camera-video').videoWidth > 0");
+        await page.ClickAsync("#camera-snap");
+        var result = page.Locator(".result[data-dog-probability]");
+        await result.WaitForAsync();
+        Assert.StartsWith("camera-", await result.Locator(".name").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.InRange(double.Parse((await result.GetAttributeAsync("data-dog-probability"))!, CultureInfo.InvariantCulture), 0, 1);
+        Assert.Empty(_consoleErrors);
+    }
+
+    [HarnessFact]
+    public async Task TwentyPhotos_GiveTwentyResults_ABadFileShowsItsReason_AndThePageStaysUsable()
+    {
+        var page = await Page();
+        var photos = trained.Test!.Shuffle(5).Take(20).Select(p => p.Path).ToArray();
+        await page.SetInputFilesAsync("#files", photos);
+        await page.WaitForFunctionAsync("() => document.querySelectorAll('.result[data-dog-probability]').length === 20", null, new PageWaitForFunctionOptions { Timeout = 120_000 });
+        Assert.Equal(20, await page.Locator(".result").CountAsync());
+
+        var text = _dir.File("notes.jpg");
+        File.WriteAllText(text, "shopping list: cat food");
+        await page.SetInputFilesAsync("#files", text);
+        var error = page.Locator(".result .error:not([hidden])");
+        await error.WaitForAsync();
+        Assert.Contains("not an image", await error.InnerTextAsync(), StringComparison.Ordinal);
+
+        await page.SetInputFilesAsync("#files", photos[0]);
+        await page.WaitForFunctionAsync("() => document.querySelectorAll('.result[data-dog-probability]').length === 21");
+        Directory.CreateDirectory(Path.Combine(TestEnvironment.RepositoryRoot, "TestResults"));
+        var screenshot = Path.Combine(TestEnvironment.RepositoryRoot, "TestResults", "web-page.png");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot });
+        output.WriteLine($"screenshot: {screenshot}");
+        Assert.Empty(_consoleErrors);
+    }
+
+    [HarnessFact]
+    public async Task OnAPhoneSizedScreen_TheResultStaysInTheViewport_AndTheControlsAreReachableByKeyboard()
+    {
+        var page = await Page(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 390, Height = 844 }, IsMobile = true, HasTouch = true });
+        await page.SetInputFilesAsync("#files", trained.Test![1].Path);
+        var result = page.Locator(".result[data-dog-probability]");
+        await result.WaitForAsync();
+        var width = await result.EvaluateAsync<double>("e => e.getBoundingClientRect().right");
+        Assert.True(width <= 390, $"the result card ends at x = {width}, beyond the 390 px screen");
+
+        // Tab reaches the drop zone, the camera button and the result's toggle.
+        var focused = new List<string>();
+        for (var i = 0; i < 6; i++)
+        {
+            await page.Keyboard.PressAsync("Tab");
+            focused.Add(await page.EvaluateAsync<string>("() => document.activeElement.id || document.activeElement.className"));
+        }
+
+        Assert.Contains("drop", focused);
+        Assert.Contains("camera-start", focused);
+        Assert.Empty(_consoleErrors);
+    }
+
+    private async Task<IPage> Page(BrowserNewPageOptions? options = null)
+    {
+        var page = await _browser!.NewPageAsync(options);
+        page.SetDefaultTimeout(60_000);
+        page.Console += (_, message) =>
+        {
+            if (message.Type == "error")
+            {
+                _consoleErrors.Add(message.Text);
+            }
+        };
+        page.PageError += (_, error) => _consoleErrors.Add(error);
+        await page.GotoAsync(_server!.Address.ToString());
+        return page;
+    }
+
+    private static async Task<int> WaitLoaded(ILocator image)
+    {
+        await image.Page.WaitForFunctionAsync("img => img.complete && img.naturalWidth > 0", await image.ElementHandleAsync());
+        return await image.EvaluateAsync<int>("img => img.naturalWidth");
+    }
+
+    // A real dog photo as the fake camera's video: an MJPEG file is JPEG frames one after another.
+    private string CameraFile()
+    {
+        var photo = Path.Combine(TestEnvironment.DataDirectory, "dog.2.jpg");
+        using var bitmap = SKBitmap.Decode(photo);
+        using var frame = bitmap.Resize(new SKImageInfo(640, 480), new SKSamplingOptions(SKFilterMode.Linear));
+        using var data = frame.Encode(SKEncodedImageFormat.Jpeg, 90);
+        var jpeg = data.ToArray();
+        var path = _dir.File("camera.mjpeg");
+        using var file = File.Create(path);
+        for (var i = 0; i < 30; i++)
+        {
+            file.Write(jpeg);
+        }
+
+        return path;
+    }
+}

@@ -1,0 +1,194 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using CatsDogs.ML.Data;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using SkiaSharp;
+using Xunit;
+
+namespace CatsDogs.ML.Tests.Web;
+
+/// <summary>Every status code of the web app's API, through WebApplicationFactory, on the tiny model.</summary>
+[Collection("tiny model")]
+[Trait("Category", Category.Unit)]
+public sealed class WebApiTests(TinyModel tiny) : IDisposable
+{
+    private readonly List<IDisposable> _factories = [];
+
+    [Fact]
+    public async Task Predict_ManyPhotos_AnswersEachInOrder_WithTheLibrarysProbability_AndABadOneInline()
+    {
+        using var client = Client();
+        var photos = Directory.GetFiles(tiny.PhotosDirectory).Order(StringComparer.Ordinal).Take(3).ToArray();
+        using var content = Form(photos.Select(p => (Path.GetFileName(p), File.ReadAllBytes(p))).Append(("notes.jpg", "shopping list"u8.ToArray())));
+        using var response = await client.PostAsync("/api/predict", content);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var items = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.EnumerateArray().ToArray();
+        Assert.Equal(4, items.Length);
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(Path.GetFileName(photos[i]), items[i].GetProperty("name").GetString());
+            var p = tiny.Classifier.Predict(File.ReadAllBytes(photos[i])).DogProbability;
+            Assert.Equal(p, items[i].GetProperty("dogProbability").GetSingle());
+            Assert.Equal(p >= 0.5f ? "dog" : "cat", items[i].GetProperty("label").GetString());
+        }
+
+        Assert.Contains("not an image", items[3].GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(422, items[3].GetProperty("status").GetInt32());
+    }
+
+    [Fact]
+    public async Task Explain_AddsAnOverlayPng_AndThePeak()
+    {
+        using var client = Client();
+        var photo = Path.Combine(tiny.PhotosDirectory, "cat.2.png");
+        using var response = await client.PostAsync("/api/explain", Form([("cat.2.png", File.ReadAllBytes(photo))]));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var item = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement[0];
+        var overlay = item.GetProperty("overlay").GetString()!;
+        Assert.StartsWith("data:image/png;base64,", overlay, StringComparison.Ordinal);
+        using var png = SKBitmap.Decode(Convert.FromBase64String(overlay["data:image/png;base64,".Length..]));
+        Assert.Equal((item.GetProperty("width").GetInt32(), item.GetProperty("height").GetInt32()), (png.Width, png.Height));
+        Assert.InRange(item.GetProperty("peak").GetProperty("x").GetInt32(), 0, png.Width - 1);
+        Assert.Equal("tiny", item.GetProperty("backbones")[0].GetProperty("name").GetString());
+    }
+
+    [Theory]
+    [InlineData("not a photo", 422)]
+    [InlineData("over the size limit", 413)]
+    [InlineData("too many photos", 413)]
+    [InlineData("no photo", 400)]
+    [InlineData("not a form", 400)]
+    public async Task Limits_AnswerWithAJsonError_NeverA500(string what, int status)
+    {
+        using var client = Client(("max-photo-bytes", "5000"), ("max-photos", "3"));
+        var photo = File.ReadAllBytes(Path.Combine(tiny.PhotosDirectory, "dog.1.png"));
+        HttpContent content = what switch
+        {
+            "not a photo" => Form([("x.jpg", "this is not a photo"u8.ToArray())]),
+            "over the size limit" => Form([("big.png", new byte[6000])]),
+            "too many photos" => Form(Enumerable.Range(0, 4).Select(i => ($"p{i}.png", photo))),
+            "no photo" => new MultipartFormDataContent { { new StringContent("x"), "other" } },
+            _ => new StringContent("{}", System.Text.Encoding.UTF8, "application/json"),
+        };
+        using (content)
+        {
+            using var response = await client.PostAsync("/api/predict", content);
+            Assert.Equal(status, (int)response.StatusCode);
+            Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+            var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+            var error = body.ValueKind == JsonValueKind.Array ? body[0].GetProperty("error").GetString() : body.GetProperty("error").GetString();
+            Assert.False(string.IsNullOrWhiteSpace(error));
+        }
+    }
+
+    [Fact]
+    public async Task MoreConcurrentRequestsThanTheLimit_Get429_WithRetryAfter()
+    {
+        // A real server: its request bodies stream, so a slow upload really holds its permit.
+        await using var server = await WebServer.StartAsync("--model", tiny.ModelPath, "--models-dir", tiny.ModelsDirectory, "--max-concurrent", "1");
+        using var client = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(60) };
+        var photo = File.ReadAllBytes(Path.Combine(tiny.PhotosDirectory, "dog.1.png"));
+
+        // The first request holds the only permit while its body trickles in; the second is turned away at once.
+        var gate = new TaskCompletionSource();
+        using var slow = new MultipartFormDataContent { { new SlowContent(photo, gate.Task), "file", "slow.png" } };
+        var first = client.PostAsync("/api/predict", slow);
+        await Task.Delay(200);
+        using var second = await client.PostAsync("/api/predict", Form([("quick.png", photo)]));
+        gate.SetResult();
+        using var firstResponse = await first.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(HttpStatusCode.TooManyRequests, second.StatusCode);
+        Assert.Equal("1", second.Headers.RetryAfter?.ToString());
+        Assert.Contains("requests at once", await second.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, firstResponse.StatusCode);
+    }
+
+    [Fact]
+    public async Task ModelHealthAndPage_AnswerWithSecurityHeaders()
+    {
+        using var client = Client();
+        var model = JsonDocument.Parse(await client.GetStringAsync("/api/model")).RootElement;
+        Assert.Equal("tiny", model.GetProperty("backbones")[0].GetProperty("name").GetString());
+        Assert.Equal(["native", "native+mirror"], model.GetProperty("views").EnumerateArray().Select(v => v.GetString()));
+        Assert.Equal(24, model.GetProperty("training").GetProperty("photos").GetInt32());
+        using var ready = await client.GetAsync("/health/ready");
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        using var page = await client.GetAsync("/");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Contains("Cat or dog?", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal("nosniff", page.Headers.GetValues("X-Content-Type-Options").Single());
+        Assert.Equal(CatsDogs.Web.WebApp.ContentSecurityPolicy, page.Headers.GetValues("Content-Security-Policy").Single());
+        Assert.DoesNotContain("'unsafe-inline'", CatsDogs.Web.WebApp.ContentSecurityPolicy, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WithoutAModel_TheAppSaysSo_AndExitsWithCode1()
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "CatsDogs.Web.dll"));
+        start.ArgumentList.Add("--urls");
+        start.ArgumentList.Add("http://127.0.0.1:0");
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await process.WaitForExitAsync(timeout.Token);
+        Assert.Equal(1, process.ExitCode);
+        Assert.Contains("--model model.zip", await stderr, StringComparison.Ordinal);
+    }
+
+    public void Dispose()
+    {
+        foreach (var factory in _factories)
+        {
+            factory.Dispose();
+        }
+    }
+
+    private HttpClient Client(params (string Key, string Value)[] settings)
+    {
+        var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
+        {
+            builder.UseSetting("model", tiny.ModelPath);
+            builder.UseSetting("models-dir", tiny.ModelsDirectory);
+            foreach (var (key, value) in settings)
+            {
+                builder.UseSetting(key, value);
+            }
+        });
+        _factories.Add(factory);
+        return factory.CreateClient();
+    }
+
+    internal static MultipartFormDataContent Form(IEnumerable<(string Name, byte[] Bytes)> files)
+    {
+        var form = new MultipartFormDataContent();
+        foreach (var (name, bytes) in files)
+        {
+            var part = new ByteArrayContent(bytes);
+            part.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            form.Add(part, "file", name);
+        }
+
+        return form;
+    }
+
+    // A body that sends its bytes only once the test lets it.
+    private sealed class SlowContent(byte[] bytes, Task release) : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+        {
+            await stream.WriteAsync(bytes.AsMemory(0, 10));
+            await stream.FlushAsync();
+            await release;
+            await stream.WriteAsync(bytes.AsMemory(10));
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = bytes.Length;
+            return true;
+        }
+    }
+}

@@ -1,0 +1,17 @@
+using CatsDogs.ML;
+using CatsDogs.Web;
+
+try
+{
+    var app = WebApp.Build(args);
+    app.Run();
+    return 0;
+}
+catch (Exception e) when (e is ArgumentException or CatsDogsException or IOException or UnauthorizedAccessException)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 1;
+}
+
+/// <summary>The entry point, visible to WebApplicationFactory in the tests.</summary>
+public partial class Program;
