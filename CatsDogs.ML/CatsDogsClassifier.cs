@@ -84,12 +84,21 @@ public sealed class CatsDogsClassifier : IDisposable
 
     /// <summary>P(dog) for an encoded photo (JPEG, PNG, BMP, WebP, GIF) held in memory.</summary>
     /// <exception cref="ImageDecodeException">The bytes are not a usable image.</exception>
-    public DogPrediction Predict(ReadOnlySpan<byte> encodedImage, string source = "bytes")
+    public DogPrediction Predict(ReadOnlySpan<byte> encodedImage, string source = "bytes") => Predict(encodedImage, source, parallelViews: true);
+
+    /// <summary>
+    /// P(dog) for an encoded photo, its views run one after the other when <paramref name="parallelViews"/> is
+    /// false: for callers that score one photo per core already (broker workers). The same floats either way.
+    /// </summary>
+    internal DogPrediction Predict(ReadOnlySpan<byte> encodedImage, string source, bool parallelViews)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var features = _extractor.ExtractOne(encodedImage, source);
+        var features = _extractor.ExtractOne(encodedImage, source, parallelViews);
         return new DogPrediction(source, _head.Predict([features])[0]);
     }
+
+    /// <summary>The largest photo file this model reads.</summary>
+    internal long MaxPhotoBytes => _features.MaxPhotoBytes;
 
     /// <summary>Scores many photos; each is either scored or listed as skipped with its reason, in input order.</summary>
     public BatchPrediction PredictMany(IEnumerable<ImageEntry> images, IProgress<CatsDogsProgress>? progress = null, CancellationToken cancellationToken = default)

@@ -69,6 +69,14 @@ public class LayeringTests(ITestOutputHelper output)
         Assert.NotEmpty(facadeOnLayers);
     }
 
+    [Fact]
+    public void CoreLibrary_HasNoBrokerDependency_OnlyTheBrokerPackageHasOne()
+    {
+        static string[] References(Assembly assembly) => assembly.GetReferencedAssemblies().Select(a => a.Name!).ToArray();
+        Assert.DoesNotContain(References(Library), name => name.StartsWith("RabbitMQ", StringComparison.Ordinal));
+        Assert.Contains("RabbitMQ.Client", References(typeof(RabbitMQ.BrokerWorker).Assembly));
+    }
+
     private static IReadOnlyList<string> Violations(PredicateList types, string[] forbidden) =>
         types.ShouldNot().HaveDependencyOnAny(forbidden).GetResult().FailingTypeNames ?? [];
 

@@ -14,6 +14,9 @@ public class HostileCliTests(TinyModel tiny)
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
+    // Nothing listens on port 1: the broker commands must say so in one line, without the password.
+    private const string Unreachable = "amqp://guest:secret@127.0.0.1:1/";
+
     public static TheoryData<string> Situations => new() { "missing path", "empty folder", "unlabelled photo" };
 
     [Theory]
@@ -44,6 +47,8 @@ public class HostileCliTests(TinyModel tiny)
             ["audit"] = ["audit", input, "--out", dir.File("audit"), .. backbone, .. model, "--no-cache"],
             ["explain"] = ["explain", tiny.ModelPath, input, "--out", dir.File("cam"), .. model],
             ["backbones"] = ["backbones", "--catalog", Path.Combine(input, "catalogue.json")],
+            ["scatter"] = ["scatter", input, "--job", "j", "--model", tiny.ModelPath, "--broker", Unreachable, "--connect-timeout", "1"],
+            ["train --broker"] = ["train", input, "--out", dir.File("m.zip"), .. backbone, .. model, "--broker", Unreachable, "--connect-timeout", "1"],
         };
         foreach (var (name, args) in commands)
         {
@@ -59,6 +64,29 @@ public class HostileCliTests(TinyModel tiny)
         }
     }
 
+    [Fact]
+    public void BrokerCommands_OnABadBrokerJobOrChoice_ExitWithOneReadableLine_AndNoPassword()
+    {
+        using var dir = TestEnvironment.NewTempDirectory();
+        File.WriteAllBytes(dir.File("dog.1.png"), TinyModel.Photo(dog: true, 1));
+        var cases = new (string[] Args, string Says)[]
+        {
+            (["gather", "--job", "j", "--out", dir.File("p.csv"), "--broker", Unreachable, "--connect-timeout", "1"], "Could not reach the broker at amqp://guest:***@127.0.0.1:1/"),
+            (["worker", "--broker", Unreachable], "Give either --model"),
+            (["worker", "--broker", Unreachable, "--model", tiny.ModelPath, "--backbones", "tiny"], "Give either --model"),
+            (["scatter", dir.Path, "--job", "no spaces!", "--model", tiny.ModelPath, "--broker", Unreachable], "1–64 ASCII letters"),
+            (["scatter", dir.Path, "--job", "j", "--model", dir.File("none.zip"), "--broker", Unreachable], "none.zip' does not exist"),
+            (["gather", "--job", "j", "--out", dir.File("p.csv"), "--broker", "http://127.0.0.1:1/"], "is not a broker URI"),
+            (["gather", "--job", "j", "--out", dir.File("p.csv"), "--broker", Unreachable, "--max-deliveries", "0"], "Max deliveries must be 1 to 100"),
+        };
+        foreach (var (args, says) in cases)
+        {
+            var result = CliProcess.Run(Timeout, args);
+            CliProcess.AssertCleanFailure(result, string.Join(' ', args));
+            Assert.Contains(says, result.Stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("secret", result.Stderr, StringComparison.Ordinal);
+        }
+    }
     [Fact]
     public void OutputOverTheModel_IsRefusedBeforeAnyWork_AndTheModelIsIntact()
     {

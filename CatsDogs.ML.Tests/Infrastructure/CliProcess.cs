@@ -9,8 +9,20 @@ namespace CatsDogs.ML.Tests;
 /// </summary>
 internal static class CliProcess
 {
-    /// <summary>The CLI built beside the tests (samples/CatsDogs.Cli, same configuration).</summary>
-    public static string Dll { get; } = Path.Combine(AppContext.BaseDirectory, "catsdogs.dll");
+    /// <summary>
+    /// The CLI as its own project built it (samples/CatsDogs.Cli/bin, the tests' configuration), so it runs with its
+    /// own dependencies as a user's would: the copy beside the tests lacks what the ASP.NET Core framework the tests
+    /// use provides (System.Threading.RateLimiting, which the broker client needs).
+    /// </summary>
+    public static string Dll { get; } = FindCli();
+
+    private static string FindCli()
+    {
+        var tfm = new DirectoryInfo(AppContext.BaseDirectory).Name; // …/bin/Release/net10.0/
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+        var own = Path.Combine(TestEnvironment.RepositoryRoot, "samples", "CatsDogs.Cli", "bin", configuration, tfm, "catsdogs.dll");
+        return File.Exists(own) ? own : Path.Combine(AppContext.BaseDirectory, "catsdogs.dll");
+    }
 
     public sealed record Result(int ExitCode, string Stdout, string Stderr, TimeSpan Elapsed);
 
@@ -83,6 +95,101 @@ internal static class CliProcess
 
         process.WaitForExit(); // also drains the redirected streams
         return new Result(process.ExitCode, stdout.Result, StderrSoFar(), clock.Elapsed);
+    }
+
+    /// <summary>
+    /// Starts <paramref name="args"/> in the background (a worker, a gather); dispose the handle to kill it if it is
+    /// still running, so a failing test never leaves processes behind.
+    /// </summary>
+    public static Background Start(params string[] args) => new(args);
+
+    /// <summary>A <c>catsdogs</c> process running in the background, with what it has written so far.</summary>
+    public sealed class Background : IDisposable
+    {
+        private readonly Process _process;
+        private readonly System.Text.StringBuilder _stdout = new(), _stderr = new();
+
+        internal Background(string[] args)
+        {
+            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            start.ArgumentList.Add(Dll);
+            foreach (var a in args)
+            {
+                start.ArgumentList.Add(a);
+            }
+
+            start.Environment["TERM"] = "dumb";
+            start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+            Arguments = string.Join(' ', args);
+            _process = Process.Start(start)!;
+            _process.OutputDataReceived += (_, e) => Append(_stdout, e.Data);
+            _process.ErrorDataReceived += (_, e) => Append(_stderr, e.Data);
+            _process.BeginOutputReadLine();
+            _process.BeginErrorReadLine();
+        }
+
+        public string Arguments { get; }
+
+        public Process Process => _process;
+
+        public string Stdout => Read(_stdout);
+
+        public string Stderr => Read(_stderr);
+
+        /// <summary>Waits (up to <paramref name="timeout"/>) until stderr contains <paramref name="text"/>.</summary>
+        public void WaitForStderr(string text, TimeSpan timeout)
+        {
+            var clock = Stopwatch.StartNew();
+            while (!Stderr.Contains(text, StringComparison.Ordinal))
+            {
+                Assert.True(clock.Elapsed < timeout && !_process.HasExited, $"catsdogs {Arguments}: '{text}' never appeared on stderr within {timeout.TotalSeconds:F0} s: {Stderr}");
+                Thread.Sleep(50);
+            }
+        }
+
+        /// <summary>Waits for the exit, failing the test (and killing the process) after <paramref name="timeout"/>.</summary>
+        public int WaitForExit(TimeSpan timeout)
+        {
+            if (!_process.WaitForExit(timeout))
+            {
+                _process.Kill(entireProcessTree: true);
+                _process.WaitForExit();
+                Assert.Fail($"catsdogs {Arguments} did not finish within {timeout.TotalSeconds:F0} s (killed). stderr: {Stderr}");
+            }
+
+            _process.WaitForExit(); // drains the redirected streams
+            return _process.ExitCode;
+        }
+
+        public void Dispose()
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                _process.WaitForExit(10_000);
+            }
+
+            _process.Dispose();
+        }
+
+        private static void Append(System.Text.StringBuilder to, string? line)
+        {
+            if (line is not null)
+            {
+                lock (to)
+                {
+                    to.Append(line).Append('\n');
+                }
+            }
+        }
+
+        private static string Read(System.Text.StringBuilder from)
+        {
+            lock (from)
+            {
+                return from.ToString();
+            }
+        }
     }
 
     /// <summary>Asserts a failure that a person can read: exit code 1, one "error:" line, no stack trace.</summary>

@@ -93,12 +93,14 @@ public class PackageConsumptionTests(ITestOutputHelper output)
         Assert.NotEqual(0, code);
         Assert.Contains("Microsoft.ML.OnnxRuntime", text, StringComparison.Ordinal);
 
-        // The sample CLI builds against the package instead of the project.
+        // The sample CLI builds against the packages instead of the projects (its broker commands need the broker package).
+        Dotnet(root, "pack", Path.Combine(root, "CatsDogs.ML.RabbitMQ", "CatsDogs.ML.RabbitMQ.csproj"), "-c", Configuration, "--no-build", "-o", feed, $"-p:Version={version}");
         var artifacts = work.File("cli-artifacts");
         Dotnet(root, "build", Path.Combine(root, "samples", "CatsDogs.Cli", "CatsDogs.Cli.csproj"), "-c", "Release", "--artifacts-path", artifacts,
             $"-p:CatsDogsPackageVersion={version}", $"-p:RestoreAdditionalProjectSources={feed}");
         var assets = File.ReadAllText(Directory.GetFiles(artifacts, "project.assets.json", SearchOption.AllDirectories).Single());
         Assert.Contains($"\"CatsDogs.ML/{version}\"", assets, StringComparison.Ordinal);
+        Assert.Contains($"\"CatsDogs.ML.RabbitMQ/{version}\"", assets, StringComparison.Ordinal);
     }
 
     [HarnessFact]

@@ -9,6 +9,13 @@ namespace CatsDogs.ML.Features;
 /// <summary>Features of the photos that could be used, in input order, and the ones that could not.</summary>
 internal sealed record ExtractedFeatures(IReadOnlyList<ImageEntry> Images, IReadOnlyList<float[]> Features, IReadOnlyList<SkippedImage> Skipped);
 
+/// <summary>The outputs of every (backbone, view) for one photo, and what their cache keys are made of.</summary>
+/// <param name="ImageSha256">The photo's bytes' SHA-256.</param>
+/// <param name="Decoded">The size the photo decodes at.</param>
+/// <param name="Identity">The extractor's <see cref="FeatureExtractor.IdentityHash"/>.</param>
+/// <param name="Values">[backbone][view] outputs.</param>
+internal sealed record ViewOutputs(string ImageSha256, (int Width, int Height) Decoded, string Identity, float[][][] Values);
+
 /// <summary>A feature map of one backbone and view, as the session returned it.</summary>
 internal sealed record FeatureMap(float[] Values, long[] Shape);
 
@@ -130,15 +137,18 @@ internal sealed class FeatureExtractor
         return new ExtractedFeatures(used, vectors, skipped);
     }
 
-    /// <summary>Features of one encoded photo, without the cache; its views run concurrently.</summary>
+    /// <summary>
+    /// Features of one encoded photo, without the cache; its views run concurrently unless
+    /// <paramref name="parallel"/> is false (callers that already keep every core busy with one photo each).
+    /// </summary>
     /// <exception cref="ImageDecodeException">The bytes are not a usable image.</exception>
-    public float[] ExtractOne(ReadOnlySpan<byte> bytes, string source)
+    public float[] ExtractOne(ReadOnlySpan<byte> bytes, string source, bool parallel = true)
     {
         var output = new float[Dimension];
         var scratch = Rent();
         try
         {
-            using (Compute(bytes, source, scratch, missing: null, maps: null, parallel: true))
+            using (Compute(bytes, source, scratch, missing: null, maps: null, parallel))
             {
                 Average(scratch, output);
             }
@@ -150,6 +160,105 @@ internal sealed class FeatureExtractor
 
         return output;
     }
+
+    /// <summary>
+    /// The outputs of every (backbone, view) for one encoded photo, with what their cache keys are made of besides
+    /// the backbone and view: the photo's hash and the size it decodes at. What a remote worker sends back so that the
+    /// coordinator can fill its own cache (<see cref="Store"/>).
+    /// </summary>
+    /// <exception cref="ImageDecodeException">The bytes are not a usable image.</exception>
+    public ViewOutputs ExtractViews(ReadOnlySpan<byte> bytes, string source)
+    {
+        var decoded = ImageDecoder.DecodedSize(bytes, DecodeSize);
+        var scratch = Rent();
+        try
+        {
+            using (Compute(bytes, source, scratch, missing: null, maps: null, parallel: false))
+            {
+            }
+
+            var values = new float[_backbones.Count][][];
+            for (var b = 0; b < _backbones.Count; b++)
+            {
+                values[b] = scratch.ViewOutputs[b].Select(v => v.ToArray()).ToArray();
+            }
+
+            return new ViewOutputs(Convert.ToHexStringLower(SHA256.HashData(bytes)), decoded ?? (0, 0), IdentityHash(), values);
+        }
+        finally
+        {
+            Return(scratch);
+        }
+    }
+
+    /// <summary>
+    /// Writes outputs computed elsewhere into this extractor's cache, under the keys this extractor would read; refused
+    /// (false) when they were computed for other backbones, views or files (their identity differs) or there is no cache.
+    /// </summary>
+    public bool Store(ViewOutputs outputs)
+    {
+        if (_cache is null || outputs.Identity != IdentityHash() || outputs.Values.Length != _backbones.Count)
+        {
+            return false;
+        }
+
+        for (var b = 0; b < _backbones.Count; b++)
+        {
+            for (var v = 0; v < _views.Count; v++)
+            {
+                if (outputs.Values[b].Length != _views.Count || outputs.Values[b][v].Length != _lengths[b] || outputs.Values[b][v].Any(x => !float.IsFinite(x)))
+                {
+                    return false;
+                }
+
+                _cache.Write(FeatureCacheKey.Of(_identities[b, v], outputs.ImageSha256, outputs.Decoded), outputs.Values[b][v]);
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Whether some (backbone, view) of the photo at <paramref name="path"/> is not in the cache yet; false when
+    /// everything is cached, when there is no cache to fill, or when the file cannot even be read (training reports it).
+    /// </summary>
+    public bool NeedsComputing(string path, Scratch scratch)
+    {
+        if (_cache is null)
+        {
+            return false;
+        }
+
+        try
+        {
+            var bytes = PhotoFile.Read(path, MaxPhotoBytes, ref scratch.FileBuffer).Span;
+            if (ImageDecoder.DecodedSize(bytes, DecodeSize) is not { } size)
+            {
+                return true;
+            }
+
+            var imageHash = Convert.ToHexStringLower(SHA256.HashData(bytes));
+            for (var b = 0; b < _backbones.Count; b++)
+            {
+                for (var v = 0; v < _views.Count; v++)
+                {
+                    if (!_cache.TryRead(FeatureCacheKey.Of(_identities[b, v], imageHash, size), scratch.ViewOutputs[b][v]))
+                    {
+                        return true;
+                    }
+                }
+            }
+
+            return false;
+        }
+        catch (ImageDecodeException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>A digest of every (backbone, view) identity of this extractor: equal on two machines when their backbone files, specs and views are.</summary>
+    public string IdentityHash() => Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join("\n--\n", _identities.Cast<string>()))));
 
     /// <summary>A set of per-worker buffers, reused; give it back with <see cref="Return"/>.</summary>
     public Scratch Rent() => _idle.TryTake(out var reused) ? reused : new Scratch(_backbones, _views, _lengths);

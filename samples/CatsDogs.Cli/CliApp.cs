@@ -27,6 +27,9 @@ public static class CliApp
             AuditCommand.Create(cli),
             ExplainCommand.Create(cli),
             ExportCommand.Create(cli),
+            WorkerCommand.Create(cli),
+            ScatterCommand.Create(cli),
+            GatherCommand.Create(cli),
             BackbonesCommand.Create(cli),
         };
         var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };

@@ -3,6 +3,7 @@ using System.Globalization;
 using CatsDogs.Cli.Options;
 using CatsDogs.ML;
 using CatsDogs.ML.Data;
+using CatsDogs.ML.RabbitMQ;
 using CatsDogs.ML.Training;
 using Spectre.Console;
 
@@ -17,8 +18,12 @@ internal static class TrainCommand
         var outPath = new Option<string>("--out", "-o") { Description = "Where to save the trained model (zip).", Required = true };
         var signKey = CommonOptions.SignKey();
         var reportDir = new Option<string?>("--report") { Description = "Also write a training report (cross-validated log loss against L2 with the fold spread, the photos left out, timings) into this folder." };
-        var command = new Command("train", "Train a classifier on a folder of labelled photos and save it.") { data, outPath, signKey, reportDir };
+        var inline = new Option<bool>("--inline") { Description = "With --broker: send the photos' bytes to the workers instead of their paths." };
+        var timeout = BrokerCliOptions.Timeout("the workers' features (with --broker)");
+        var command = new Command("train", "Train a classifier on a folder of labelled photos and save it.") { data, outPath, signKey, reportDir, inline, timeout };
         var training = new TrainingOptions("resnet18").AddTo(command);
+        var brokerOptions = new BrokerCliOptions(required: false).AddTo(command);
+        brokerOptions.Describe("Hand feature extraction to 'catsdogs worker --backbones …' processes on this RabbitMQ broker and fit the head here.");
         cli.SetAction(command, (parse, token) =>
         {
             var options = training.Build(parse);
@@ -27,6 +32,12 @@ internal static class TrainCommand
             var key = CommonOptions.ReadKey(parse.GetValue(signKey));
             var folder = parse.GetValue(reportDir) is { } r ? OutputFile.PrepareFolder(r) : null;
             var dataset = Photos.Folder(dataDir, token, folder is null ? [] : [folder]);
+            if (brokerOptions.Given(parse))
+            {
+                var broker = brokerOptions.Build(parse);
+                cli.WithProgress(progress => BrokerTraining.FillFeatureCacheAsync(options, dataset, broker, parse.GetValue(inline), BrokerCliOptions.TimeoutOf(parse, timeout), cli.Error, progress, token).GetAwaiter().GetResult());
+            }
+
             cli.Error.WriteLine($"Training on {dataset.Count} photos ({dataset.CountOf(PetLabel.Cat)} cats, {dataset.CountOf(PetLabel.Dog)} dogs) with {string.Join(" + ", options.Backbones.Select(b => b.Name))}, views {string.Join(", ", options.Views)}.");
             using var classifier = cli.WithProgress(progress => new CatsDogsTrainer(options).Train(dataset, progress, token));
             cli.ReportProviders(classifier);

@@ -4,9 +4,10 @@ using CatsDogs.ML;
 namespace CatsDogs.Cli.Options;
 
 /// <summary>The options of every command that loads a saved model: the model itself, where its backbones are, the cache, the device and the signing key.</summary>
-internal sealed class ModelOptions
+internal sealed class ModelOptions(bool asOption = false)
 {
     private readonly Argument<string> _model = new("model") { Description = "A model saved by 'train'." };
+    private readonly Option<string> _modelOption = new("--model") { Description = "A model saved by 'train'.", Required = true };
     private readonly Option<string?> _modelsDir = CommonOptions.ModelsDir();
     private readonly Option<string?> _cache = CommonOptions.Cache();
     private readonly Option<bool> _noCache = CommonOptions.NoCache();
@@ -16,7 +17,15 @@ internal sealed class ModelOptions
     /// <summary>Adds the model argument (first) and the options to <paramref name="command"/>.</summary>
     public ModelOptions AddTo(Command command, bool withCache = true)
     {
-        command.Add(_model);
+        if (asOption)
+        {
+            command.Add(_modelOption);
+        }
+        else
+        {
+            command.Add(_model);
+        }
+
         foreach (var option in withCache ? new Option[] { _modelsDir, _cache, _noCache, _device, _signKey } : [_modelsDir, _device, _signKey])
         {
             command.Add(option);
@@ -29,7 +38,7 @@ internal sealed class ModelOptions
     /// <exception cref="ArgumentException">No file at that path.</exception>
     public string ModelPath(ParseResult parse)
     {
-        var path = parse.GetRequiredValue(_model);
+        var path = asOption ? parse.GetRequiredValue(_modelOption) : parse.GetRequiredValue(_model);
         return File.Exists(path) ? path : throw new ArgumentException(
             $"Model file '{Path.GetFullPath(path)}' does not exist. Train one with 'catsdogs train <data-dir> --out {Path.GetFileName(path)}'.");
     }
@@ -43,15 +52,18 @@ internal sealed class ModelOptions
     /// <summary>Loads the model and says where its backbones run.</summary>
     public CatsDogsClassifier Load(ParseResult parse, Cli cli)
     {
-        var classifier = CatsDogsClassifier.Load(ModelPath(parse), new ModelLoadOptions
-        {
-            ModelsDirectory = parse.GetValue(_modelsDir),
-            CacheDirectory = parse.GetValue(_cache),
-            UseCache = !parse.GetValue(_noCache),
-            Device = parse.GetRequiredValue(_device),
-            SigningKey = CommonOptions.ReadKey(parse.GetValue(_signKey)),
-        });
+        var classifier = CatsDogsClassifier.Load(ModelPath(parse), LoadOptions(parse));
         cli.ReportProviders(classifier);
         return classifier;
     }
+
+    /// <summary>How to open the model: backbones folder, cache, device, signing key.</summary>
+    public ModelLoadOptions LoadOptions(ParseResult parse) => new()
+    {
+        ModelsDirectory = parse.GetValue(_modelsDir),
+        CacheDirectory = parse.GetValue(_cache),
+        UseCache = !parse.GetValue(_noCache),
+        Device = parse.GetRequiredValue(_device),
+        SigningKey = CommonOptions.ReadKey(parse.GetValue(_signKey)),
+    };
 }
