@@ -7,9 +7,11 @@ const status = document.getElementById("status");
 const template = document.getElementById("result-template");
 let pending = 0;
 let scored = 0;
+let failed = 0;
 
 function setStatus() {
-  status.textContent = pending > 0 ? `Scoring… ${pending} photo(s) to go.` : scored > 0 ? `${scored} photo(s) scored.` : "No photo yet.";
+  const done = `${scored} photo(s) scored` + (failed > 0 ? `, ${failed} not scored` : "");
+  status.textContent = pending > 0 ? `Scoring… ${pending} photo(s) to go; ${done}.` : scored + failed > 0 ? `${done}.` : "No photo yet.";
 }
 
 function card(name) {
@@ -25,6 +27,9 @@ function show(item, photoUrl, answer) {
   img.src = photoUrl;
   img.alt = `Photo ${answer.name}`;
   if (answer.error) {
+    // What the browser cannot show either (not an image, say) leaves no broken-image icon behind.
+    img.addEventListener("error", () => { img.hidden = true; }, { once: true });
+    item.querySelector(".bar").hidden = true;
     item.querySelector(".label").textContent = "Not scored";
     const error = item.querySelector(".error");
     error.textContent = answer.error;
@@ -73,12 +78,14 @@ async function score(blob, name) {
     form.append("file", blob, name);
     const response = await fetch("api/explain", { method: "POST", body: form });
     const body = await response.json();
-    show(item, photoUrl, Array.isArray(body) ? body[0] : { name, error: body.error || `The server answered ${response.status}.` });
+    const answer = Array.isArray(body) ? body[0] : { name, error: body.error || `The server answered ${response.status}.` };
+    show(item, photoUrl, answer);
+    answer.error ? failed++ : scored++;
   } catch (e) {
     show(item, photoUrl, { name, error: `The request failed: ${e.message}` });
+    failed++;
   } finally {
     pending--;
-    scored++;
     setStatus();
   }
 }
