@@ -72,6 +72,26 @@ public class OnnxExportTests(TinyModel tiny, ITestOutputHelper output)
     }
 
     [Fact]
+    public void DefaultViews_ExportThePhotoContract_WhichCropsSquashesAndMirrorsInTheGraph_CloseToPredict()
+    {
+        using var dir = TestEnvironment.NewTempDirectory();
+        using var classifier = new CatsDogsTrainer(tiny.Options with { Views = ImageView.Defaults }).Train(ImageDataset.FromFolder(tiny.PhotosDirectory));
+        var result = classifier.ExportOnnx(dir.File("defaults.onnx"));
+        Assert.Equal(OnnxInputContract.Photo, result.Input); // one pre-resized input cannot serve a squash and a crop
+        Assert.Contains("crop0.875+mirror", result.Contract, StringComparison.Ordinal);
+        var worst = 0.0;
+        foreach (var photo in Directory.GetFiles(tiny.PhotosDirectory))
+        {
+            var (rgb, w, h) = DecodedRgb(photo);
+            var p = Run(result.Path, rgb, [1, h, w, 3], GraphOptimizationLevel.ORT_ENABLE_ALL).P[0];
+            worst = Math.Max(worst, Math.Abs(p - classifier.Predict(photo).DogProbability));
+        }
+
+        output.WriteLine($"default views, photo contract: largest |ΔP(dog)| over 24 photos {worst:E2}");
+        Assert.True(worst < 0.05, $"largest |ΔP| {worst}");
+    }
+
+    [Fact]
     public void WithCam_TheMapsGridMeanIsTheScoreMinusTheBias()
     {
         using var dir = TestEnvironment.NewTempDirectory();

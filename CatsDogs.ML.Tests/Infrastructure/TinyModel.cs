@@ -40,7 +40,8 @@ public sealed class TinyModel : IDisposable
             File.WriteAllBytes(Path.Combine(PhotosDirectory, $"dog.{i}.png"), Photo(dog: true, i));
         }
 
-        Options = new CatsDogsOptions { Backbones = [Spec], ModelsDirectory = ModelsDirectory, UseCache = false, Folds = 3, MaxDegreeOfParallelism = 2 };
+        // The photo and its mirror: the one view set whose export takes pre-resized pixels, which the export tests need.
+        Options = new CatsDogsOptions { Backbones = [Spec], Views = ImageView.NativeAndMirror, ModelsDirectory = ModelsDirectory, UseCache = false, Folds = 3, MaxDegreeOfParallelism = 2 };
         Classifier = new CatsDogsTrainer(Options).Train(ImageDataset.FromFolder(PhotosDirectory));
         Classifier.Save(ModelPath);
     }

@@ -111,7 +111,7 @@ public sealed class WebApiTests(TinyModel tiny) : IDisposable
         using var client = Client();
         var model = JsonDocument.Parse(await client.GetStringAsync("/api/model")).RootElement;
         Assert.Equal("tiny", model.GetProperty("backbones")[0].GetProperty("name").GetString());
-        Assert.Equal(["native", "native+mirror"], model.GetProperty("views").EnumerateArray().Select(v => v.GetString()));
+        Assert.Equal(["native", "native+mirror"], model.GetProperty("views").EnumerateArray().Select(v => v.GetString())); // the tiny model's
         Assert.Equal(24, model.GetProperty("training").GetProperty("photos").GetInt32());
         using var ready = await client.GetAsync("/health/ready");
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);

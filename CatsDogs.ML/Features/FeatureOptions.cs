@@ -14,8 +14,8 @@ public sealed record FeatureOptions
 
     /// <summary>
     /// The views each photo is shown in; every backbone's features are averaged over them, in order (test-time
-    /// augmentation: each view costs one backbone run). Recorded in saved models. Default: the photo and its mirror
-    /// image, which lowered the log loss of every backbone measured (docs/results.md).
+    /// augmentation: each view costs one backbone run). Recorded in saved models. Default <see cref="ImageView.Defaults"/>
+    /// (four views: squashed and centre-cropped, each also mirrored), chosen by cross-validation (docs/results.md).
     /// </summary>
     public IReadOnlyList<ImageView> Views { get; init; } = ImageView.Defaults;
 

@@ -17,7 +17,7 @@ internal static class WorkerCommand
     {
         var model = new Option<string?>("--model") { Description = "Score photos of score jobs with this model (saved by 'train')." };
         var backbones = new Option<string?>("--backbones") { Description = "Instead of --model: compute features of training jobs ('train --broker') for these backbones." };
-        var views = new Option<string?>("--views") { Description = "With --backbones: the views, as 'train' was given them (default native,native+mirror)." };
+        var views = new Option<string?>("--views") { Description = "With --backbones: the views, as 'train' was given them (default: train's default)." };
         var concurrency = new Option<int?>("--concurrency") { Description = "Photos answered at once (default: the machine's cores)." };
         var prefetch = new Option<int?>("--prefetch") { Description = "Unacknowledged photos held (default: twice --concurrency)." };
         var catalog = CommonOptions.Catalog();

@@ -15,8 +15,8 @@ internal sealed class TrainingOptions(string defaultBackbones)
     private readonly Option<string?> _catalog = CommonOptions.Catalog();
     private readonly Option<int> _seed = new("--seed") { Description = "Seed of every random choice (splits, folds).", DefaultValueFactory = _ => 42 };
     private readonly Option<int> _folds = new("--folds") { Description = "Cross-validation folds that choose the regularisation (2 to 20).", DefaultValueFactory = _ => 5 };
-    private readonly Option<string?> _views = new("--views") { Description = "Views each photo is shown in, features averaged over them: native, squash, cropF, each optionally +mirror (default native,native+mirror)." };
-    private readonly Option<bool> _noMirror = new("--no-mirror") { Description = "Only the native view (half the backbone work); the same as --views native." };
+    private readonly Option<string?> _views = new("--views") { Description = "Views each photo is shown in, features averaged over them: native, squash, cropF, each optionally +mirror, @SIZE for a larger input (default squash,squash+mirror,crop0.875,crop0.875+mirror)." };
+    private readonly Option<bool> _noMirror = new("--no-mirror") { Description = "Only the native view (a quarter of the default backbone work); the same as --views native." };
     private readonly Option<string?> _modelsDir = CommonOptions.ModelsDir();
     private readonly Option<string?> _cache = CommonOptions.Cache();
     private readonly Option<bool> _noCache = CommonOptions.NoCache();
