@@ -100,6 +100,9 @@ public sealed class CatsDogsClassifier : IDisposable
     /// <summary>The largest photo file this model reads.</summary>
     internal long MaxPhotoBytes => _features.MaxPhotoBytes;
 
+    /// <summary>The short side this model decodes photos at (see <see cref="FeatureExtractor.DecodeSize"/>).</summary>
+    internal int DecodeSize => _extractor.DecodeSize;
+
     /// <summary>Scores many photos; each is either scored or listed as skipped with its reason, in input order.</summary>
     public BatchPrediction PredictMany(IEnumerable<ImageEntry> images, IProgress<CatsDogsProgress>? progress = null, CancellationToken cancellationToken = default)
     {

@@ -125,7 +125,7 @@ public class CliTests(HelloWorldFixture trained)
         var csv = File.ReadAllText(dir.File("audit/findings.csv"));
         Assert.Contains("dog.1043.jpg,dog,", csv, StringComparison.Ordinal);
         Assert.Contains("dog.10237.jpg,dog,", csv, StringComparison.Ordinal);
-        Assert.Contains("<img src=\"thumbs/", File.ReadAllText(dir.File("audit/report.html")), StringComparison.Ordinal);
+        Assert.Contains("<img class=\"thumb\" src=\"thumbs/", File.ReadAllText(dir.File("audit/report.html")), StringComparison.Ordinal);
     }
 
     [HarnessFact]

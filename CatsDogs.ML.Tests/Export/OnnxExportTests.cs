@@ -72,6 +72,23 @@ public class OnnxExportTests(TinyModel tiny, ITestOutputHelper output)
     }
 
     [Fact]
+    public void TwoBackbones_WhoseGraphsUseTheExportersOwnNames_StayDistinct_AndScoreAsPredict()
+    {
+        // MobileNets name their pooled output "features", the name the export gives each backbone's view average:
+        // a backbone graph's names must never meet the export's own.
+        using var dir = TestEnvironment.NewTempDirectory();
+        var clash = TinyModel.Spec with { Name = "clash", FileName = "clash.onnx", PooledOutputName = "features", FeatureMapName = "per_view" };
+        File.Copy(Path.Combine(tiny.ModelsDirectory, TinyModel.Spec.FileName), dir.File(TinyModel.Spec.FileName));
+        Backbones.SyntheticBackbone.Write(dir.File(clash.FileName), clash);
+        using var fused = new CatsDogsTrainer(tiny.Options with { Backbones = [TinyModel.Spec, clash], ModelsDirectory = dir.Path }).Train(ImageDataset.FromFolder(tiny.PhotosDirectory));
+        var path = fused.ExportOnnx(dir.File("fused.onnx")).Path;
+        AssertWellFormed(ModelProto.Parser.ParseFrom(File.ReadAllBytes(path)).Graph);
+        var photos = Directory.GetFiles(tiny.PhotosDirectory).Order(StringComparer.Ordinal).Take(8).ToArray();
+        var (p, _) = Run(path, photos.SelectMany(x => ResizedRgb(x, TinyModel.Spec.Preprocessing)).ToArray(), [8, 32, 32, 3], GraphOptimizationLevel.ORT_ENABLE_ALL);
+        Assert.Equal(photos.Select(x => fused.Predict(x).DogProbability), p, new Tolerance(1e-4));
+    }
+
+    [Fact]
     public void DefaultViews_ExportThePhotoContract_WhichCropsSquashesAndMirrorsInTheGraph_CloseToPredict()
     {
         using var dir = TestEnvironment.NewTempDirectory();

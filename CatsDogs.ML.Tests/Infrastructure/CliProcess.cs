@@ -24,6 +24,21 @@ internal static class CliProcess
         return File.Exists(own) ? own : Path.Combine(AppContext.BaseDirectory, "catsdogs.dll");
     }
 
+    // The CLI with these arguments, its output redirected, without colours or telemetry.
+    private static ProcessStartInfo StartInfo(string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Dll);
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        start.Environment["TERM"] = "dumb";
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        return start;
+    }
+
     public sealed record Result(int ExitCode, string Stdout, string Stderr, TimeSpan Elapsed);
 
     /// <summary>Sends a POSIX signal (e.g. INT, TERM) to a process.</summary>
@@ -53,17 +68,8 @@ internal static class CliProcess
     /// </summary>
     public static Result Run(TimeSpan timeout, Action<Process, Func<string>>? whileRunning, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Dll);
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        start.Environment["TERM"] = "dumb";
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         var clock = Stopwatch.StartNew();
-        using var process = Process.Start(start)!;
+        using var process = Process.Start(StartInfo(args))!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = new System.Text.StringBuilder();
         process.ErrorDataReceived += (_, e) =>
@@ -111,17 +117,8 @@ internal static class CliProcess
 
         internal Background(string[] args)
         {
-            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            start.ArgumentList.Add(Dll);
-            foreach (var a in args)
-            {
-                start.ArgumentList.Add(a);
-            }
-
-            start.Environment["TERM"] = "dumb";
-            start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
             Arguments = string.Join(' ', args);
-            _process = Process.Start(start)!;
+            _process = Process.Start(StartInfo(args))!;
             _process.OutputDataReceived += (_, e) => Append(_stdout, e.Data);
             _process.ErrorDataReceived += (_, e) => Append(_stderr, e.Data);
             _process.BeginOutputReadLine();

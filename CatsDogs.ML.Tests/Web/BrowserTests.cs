@@ -1,5 +1,10 @@
 using System.Globalization;
+using CatsDogs.ML.Audit;
+using CatsDogs.ML.Data;
+using CatsDogs.ML.Evaluation;
+using CatsDogs.ML.Features;
 using CatsDogs.ML.Tests.Harness;
+using CatsDogs.ML.Training;
 using Microsoft.Playwright;
 using SkiaSharp;
 using Xunit;
@@ -130,6 +135,40 @@ public sealed class BrowserTests(HelloWorldFixture trained, ITestOutputHelper ou
         var expected = Assert.Single(_consoleErrors, e => e.Contains("status of 422", StringComparison.Ordinal));
         Assert.Contains("/api/explain", expected, StringComparison.Ordinal);
         _consoleErrors.Remove(expected);
+        AssertNoConsoleErrors();
+    }
+
+    [HarnessFact]
+    public async Task TheReports_OpenInChromium_WithEveryPictureLoaded_AndNoConsoleError()
+    {
+        var photos = new ImageDataset(trained.Test!.Shuffle(7).Take(40));
+        using var explainer = trained.Classifier!.CreateExplainer();
+        var pages = new[]
+        {
+            trained.Classifier.Evaluate(photos).WriteHtml(Directory.CreateDirectory(_dir.File("eval")).FullName, explainer),
+            TrainingReport.Write(trained.Classifier.Training!, Directory.CreateDirectory(_dir.File("train")).FullName),
+            DatasetAudit.Run(photos, new AuditOptions { Features = new FeatureOptions { ModelsDirectory = TestEnvironment.SharedModelsDirectory } })
+                .WriteTo(Directory.CreateDirectory(_dir.File("audit")).FullName),
+        };
+        var browser = await _browser!.NewPageAsync();
+        browser.Console += (_, message) =>
+        {
+            if (message.Type == "error")
+            {
+                _consoleErrors.Add($"{message.Text} at {message.Location}");
+            }
+        };
+        browser.PageError += (_, error) => _consoleErrors.Add(error);
+        foreach (var page in pages)
+        {
+            await browser.GotoAsync(new Uri(page).AbsoluteUri);
+            var images = await browser.Locator("img").CountAsync();
+            var loaded = await browser.EvaluateAsync<int>("() => Promise.all([...document.images].map(i => i.decode().then(() => i.naturalWidth > 0 ? 1 : 0, () => 0))).then(r => r.reduce((a, b) => a + b, 0))");
+            output.WriteLine($"{Path.GetFileName(Path.GetDirectoryName(page))}/report.html: {loaded} of {images} pictures loaded");
+            Assert.True(images > 0, $"{page} shows no picture");
+            Assert.Equal(images, loaded);
+        }
+
         AssertNoConsoleErrors();
     }
 

@@ -92,7 +92,9 @@ internal static class OnnxExporter
             var prefix = $"b{i}_{spec.Name}/";
             var viewsInput = ViewBatch(b, photo, spec.Preprocessing, views, input, prefix);
             var tensor = Preprocess(b, viewsInput, spec.Preprocessing, backbones[i].Writer.MeanImage, prefix);
-            var (pooled, map) = Merge(graph, files[i], spec, tensor, prefix, options.WithCam);
+            // The backbone's own names live under "graph/", so none can meet a name the export gives (a MobileNet's
+            // pooled output is called "features", like each backbone's view average here).
+            var (pooled, map) = Merge(graph, files[i], spec, tensor, prefix + "graph/", options.WithCam);
             var flat = b.Node("Flatten", [pooled], prefix + "pooled_flat", OnnxBuild.Int("axis", 1));
             var perView = b.Node("Reshape", [flat, b.Int64s(prefix + "views_shape", views.Count, -1, spec.FeatureDimension)], prefix + "per_view");
             features.Add(b.Node("ReduceMean", [perView, b.Int64s(prefix + "view_axis", 0)], prefix + "features", OnnxBuild.Int("keepdims", 0)));

@@ -43,8 +43,14 @@ public static class Program
         var graphProbe = new Option<bool>("--graph-probe") { Description = "Time and memory of reading ResNet18's graph and rewriting it to expose its feature map." };
         var quality = new Option<bool>("--quality") { Description = "Views × scales × heads on the dev split and other-pets (docs/results.md)." };
         var qualityOnly = new Option<string?>("--quality-only") { Description = "With --quality: only view lists containing this text." };
+        var brokerOption = new Option<string?>("--broker") { Description = "The broker path's figures on this RabbitMQ broker (default $CATSDOGS_BROKER with --broker-bench)." };
+        var brokerBench = new Option<bool>("--broker-bench") { Description = "Broker overhead with a no-op worker, then photos/s with 1, 2 and 3 worker processes (docs/broker.md)." };
+        var messagesOption = new Option<int>("--messages") { Description = "With --broker-bench: no-op messages.", DefaultValueFactory = _ => 5000 };
+        var webLoad = new Option<bool>("--web-load") { Description = "The web app under load: requests/s, p50 and p95 with 1–8 concurrent clients (README)." };
+        var requestsOption = new Option<int>("--requests") { Description = "With --web-load: requests per client count.", DefaultValueFactory = _ => 200 };
+        var exportBench = new Option<bool>("--export") { Description = "The exported ONNX model's throughput in ONNX Runtime (batch 1 and 8) next to the library's (docs/export.md)." };
         var otherPetsOption = new Option<string?>("--other-pets") { Description = "The other-pets photos (default $CATSDOGS_OTHER_PETS_DIR or ../shared/data/other-pets)." };
-        var root = new RootCommand("CatsDogs.ML benchmark") { photosOption, repeatOption, dataOption, modelsOption, deviceOption, rssProbe, profileDecode, batching, rssOnly, graphProbe, quality, qualityOnly, otherPetsOption };
+        var root = new RootCommand("CatsDogs.ML benchmark") { photosOption, repeatOption, dataOption, modelsOption, deviceOption, rssProbe, profileDecode, batching, rssOnly, graphProbe, quality, qualityOnly, otherPetsOption, brokerOption, brokerBench, messagesOption, webLoad, requestsOption, exportBench };
         root.SetAction(parse =>
         {
             var data = parse.GetValue(dataOption) ?? Environment.GetEnvironmentVariable("CATSDOGS_DATA_DIR") ?? FindShared("data/dogs-vs-cats/train");
@@ -70,6 +76,23 @@ public static class Program
             {
                 var otherPets = parse.GetValue(otherPetsOption) ?? Environment.GetEnvironmentVariable("CATSDOGS_OTHER_PETS_DIR") ?? FindShared("data/other-pets");
                 return QualityProbe.Run(data, models, otherPets, parse.GetValue(qualityOnly));
+            }
+
+            if (parse.GetValue(brokerBench) || parse.GetValue(brokerOption) is not null)
+            {
+                var uri = parse.GetValue(brokerOption) ?? Environment.GetEnvironmentVariable("CATSDOGS_BROKER")
+                    ?? throw new ArgumentException("Give --broker amqp://… or set CATSDOGS_BROKER.");
+                return BrokerBench.Run(uri, data, parse.GetValue(photosOption), parse.GetValue(messagesOption));
+            }
+
+            if (parse.GetValue(exportBench))
+            {
+                return ExportBench.Run(data, parse.GetValue(photosOption));
+            }
+
+            if (parse.GetValue(webLoad))
+            {
+                return WebLoadBench.Run(data, parse.GetValue(requestsOption));
             }
 
             if (parse.GetValue(graphProbe))
@@ -204,15 +227,7 @@ public static class Program
     // ML.NET's DnnFeaturizeImage pipeline, run by bench/MlNetBaseline in its own process.
     private static double MlNetResNet18(ImageDataset photos, int repeat)
     {
-        var root = new DirectoryInfo(AppContext.BaseDirectory);
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "CatsDogs.ML.sln")))
-        {
-            root = root.Parent;
-        }
-
-        var dll = Directory.GetFiles(Path.Combine(root?.FullName ?? ".", "bench", "MlNetBaseline", "bin"), "MlNetBaseline.dll", SearchOption.AllDirectories)
-            .OrderByDescending(File.GetLastWriteTimeUtc).FirstOrDefault()
-            ?? throw new FileNotFoundException("bench/MlNetBaseline is not built; run dotnet build -c Release.");
+        var dll = BuiltProgram.Find(Path.Combine("bench", "MlNetBaseline"), "MlNetBaseline.dll");
         var list = Path.GetTempFileName();
         File.WriteAllLines(list, photos.Select(p => p.Path));
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true };

@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text;
+using CatsDogs.ML;
+using CatsDogs.ML.Data;
+
+namespace CatsDogs.Bench;
+
+/// <summary>
+/// The web app under load (README "Web app"): the app as its own process on 127.0.0.1, a ResNet18 model (default
+/// views), real photos posted to <c>/api/predict</c> one per request by 1, 2, 4 and 8 concurrent clients; prints
+/// requests/s, p50 and p95 latency and the status codes (429s are the concurrency limit answering, not failures).
+/// </summary>
+internal static class WebLoadBench
+{
+    public static int Run(string data, int requests)
+    {
+        var all = ImageDataset.FromFolder(data).Shuffle(seed: 13);
+        var dir = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "catsdogs-webload-" + Guid.NewGuid().ToString("N"))).FullName;
+        try
+        {
+            var model = Path.Combine(dir, "model.zip");
+            using (var classifier = new CatsDogsTrainer().Train(ImageDataset.FromFiles(all.Take(200).Select(p => p.Path))))
+            {
+                classifier.Save(model);
+            }
+
+            var photos = all.Skip(200).Take(64).Select(p => File.ReadAllBytes(p.Path)).ToArray();
+            var port = FreePort();
+            using var app = StartApp(model, port);
+            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromMinutes(2) };
+            WaitReady(client, app);
+            Console.WriteLine($"Web app under load — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores; ResNet18 with the default views; POST /api/predict, one photo a request; the app's limit is {Environment.ProcessorCount} concurrent requests.");
+            Console.WriteLine();
+            Console.WriteLine("| concurrent clients | requests | requests/s | p50 | p95 | answers |");
+            Console.WriteLine("|---:|---:|---:|---:|---:|---|");
+            Load(client, photos, 1, 8); // warm-up
+            foreach (var clients in new[] { 1, 2, 4, 8 })
+            {
+                var (rate, p50, p95, statuses) = Load(client, photos, clients, requests);
+                Console.WriteLine($"| {clients} | {requests} | {rate:F1} | {p50 * 1000:F0} ms | {p95 * 1000:F0} ms | {string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Value} × {(int)s.Key}"))} |");
+            }
+
+            return 0;
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static (double Rate, double P50, double P95, Dictionary<HttpStatusCode, int> Statuses) Load(HttpClient client, byte[][] photos, int clients, int requests)
+    {
+        var latencies = new List<double>();
+        var statuses = new Dictionary<HttpStatusCode, int>();
+        var next = -1;
+        var clock = Stopwatch.StartNew();
+        Parallel.For(0, clients, new ParallelOptions { MaxDegreeOfParallelism = clients }, _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < requests)
+            {
+                using var form = new MultipartFormDataContent();
+                var file = new ByteArrayContent(photos[i % photos.Length]);
+                file.Headers.ContentType = new MediaTypeHeaderValue("image/jpeg");
+                form.Add(file, "file", $"photo{i}.jpg");
+                var sent = Stopwatch.StartNew();
+                using var response = client.PostAsync("api/predict", form).GetAwaiter().GetResult();
+                response.Content.ReadAsByteArrayAsync().GetAwaiter().GetResult();
+                lock (latencies)
+                {
+                    latencies.Add(sent.Elapsed.TotalSeconds);
+                    statuses[response.StatusCode] = statuses.GetValueOrDefault(response.StatusCode) + 1;
+                }
+            }
+        });
+        var seconds = clock.Elapsed.TotalSeconds;
+        latencies.Sort();
+        return (requests / seconds, latencies[latencies.Count / 2], latencies[(int)(latencies.Count * 0.95)], statuses);
+    }
+
+    private static Process StartApp(string model, int port)
+    {
+        var dll = BuiltProgram.Find(Path.Combine("samples", "CatsDogs.Web"), "CatsDogs.Web.dll");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(dll)! };
+        foreach (var a in new[] { dll, "--model", model, "--urls", $"http://127.0.0.1:{port}" })
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        var process = Process.Start(start)!;
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private static void WaitReady(HttpClient client, Process app)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(120) && !app.HasExited)
+        {
+            try
+            {
+                if (client.GetAsync("health/ready").GetAwaiter().GetResult().IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            Thread.Sleep(200);
+        }
+
+        throw new InvalidOperationException("The web app did not become ready within 120 s.");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
