@@ -286,6 +286,7 @@ internal static class OnnxExporter
             target.Initializer.Add(initializer);
         }
 
+        var unnamed = 0;
         foreach (var node in keep)
         {
             var copy = Upgrade(node, opset, spec, target, prefix);
@@ -299,7 +300,8 @@ internal static class OnnxExporter
                 copy.Output[i] = Rename(copy.Output[i]);
             }
 
-            copy.Name = prefix + copy.Name;
+            // Node names are optional in ONNX but must differ where given: unnamed nodes (MobileNets have many) get a number.
+            copy.Name = copy.Name.Length > 0 ? prefix + copy.Name : $"{prefix}#{unnamed++}";
             target.Node.Add(copy);
         }
 
