@@ -33,7 +33,7 @@ public class ReadmeTests
     public void Readme_IsAFrontDoor_AndLinksToEveryDocPage()
     {
         var readme = Readme;
-        Assert.True(readme.Split('\n').Length <= 210, $"README has {readme.Split('\n').Length} lines; long sections belong in docs/");
+        Assert.True(readme.Split('\n').Length <= 240, $"README has {readme.Split('\n').Length} lines; long sections belong in docs/");
         foreach (var page in Directory.GetFiles(Path.Combine(TestEnvironment.RepositoryRoot, "docs"), "*.md"))
         {
             Assert.Contains($"docs/{Path.GetFileName(page)}", readme, StringComparison.Ordinal);

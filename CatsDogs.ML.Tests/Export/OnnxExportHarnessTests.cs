@@ -39,8 +39,9 @@ public class OnnxExportHarnessTests(HelloWorldFixture trained, ITestOutputHelper
                 // Fed the library's own resized pixels: within 1e-4, one photo at a time and eight at a time.
                 Assert.Equal(OnnxInputContract.Resized, auto.Input);
                 var pixels = photos.Select(p => OnnxExportTests.ResizedRgb(p.Path, input)).ToArray();
-                var one = pixels.Select(rgb => OnnxExportTests.Run(auto.Path, rgb, [1, input.Width, input.Width, 3], GraphOptimizationLevel.ORT_ENABLE_ALL).P[0]).ToArray();
-                var eight = pixels.Chunk(8).SelectMany(c => OnnxExportTests.Run(auto.Path, c.SelectMany(x => x).ToArray(), [c.Length, input.Width, input.Width, 3], GraphOptimizationLevel.ORT_ENABLE_ALL).P).ToArray();
+                using var resized = new OnnxExportTests.ExportedModel(auto.Path);
+                var one = pixels.Select(rgb => resized.Run(rgb, [1, input.Width, input.Width, 3]).P[0]).ToArray();
+                var eight = pixels.Chunk(8).SelectMany(c => resized.Run(c.SelectMany(x => x).ToArray(), [c.Length, input.Width, input.Width, 3]).P).ToArray();
                 var worstResized = Enumerable.Range(0, photos.Length).Max(i => Math.Max(Math.Abs(one[i] - expected[i]), Math.Abs(eight[i] - expected[i])));
                 Assert.True(worstResized <= 1e-4, $"{name}: largest |ΔP| {worstResized}");
                 resizedNote = string.Create(CultureInfo.InvariantCulture, $"pre-resized contract largest |ΔP| {worstResized:E1}");
@@ -56,10 +57,11 @@ public class OnnxExportHarnessTests(HelloWorldFixture trained, ITestOutputHelper
             // Fed the decoded photo (at the size the library decodes it): the graph crops and resizes (bilinear),
             // which differs a little from SkiaSharp's mipmapped resize.
             var photo = auto.Input == OnnxInputContract.Photo ? auto : classifier.ExportOnnx(dir.File("photo.onnx"), new OnnxExportOptions { Input = OnnxInputContract.Photo });
+            using var photoModel = new OnnxExportTests.ExportedModel(photo.Path);
             var fromPhoto = photos.Select(p =>
             {
                 var (rgb, w, h) = OnnxExportTests.DecodedRgb(p.Path, classifier.DecodeSize);
-                return OnnxExportTests.Run(photo.Path, rgb, [1, h, w, 3], GraphOptimizationLevel.ORT_ENABLE_ALL).P[0];
+                return photoModel.Run(rgb, [1, h, w, 3]).P[0];
             }).ToArray();
             var meanDelta = Enumerable.Range(0, photos.Length).Average(i => Math.Abs(fromPhoto[i] - expected[i]));
             var sameLabel = Enumerable.Range(0, photos.Length).Count(i => (fromPhoto[i] >= 0.5f) == (expected[i] >= 0.5f)) / (double)photos.Length;
