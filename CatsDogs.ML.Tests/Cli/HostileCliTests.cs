@@ -87,6 +87,7 @@ public class HostileCliTests(TinyModel tiny)
             Assert.DoesNotContain("secret", result.Stderr, StringComparison.Ordinal);
         }
     }
+
     [Fact]
     public void OutputOverTheModel_IsRefusedBeforeAnyWork_AndTheModelIsIntact()
     {

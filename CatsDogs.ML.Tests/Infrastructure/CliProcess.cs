@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Xunit;
 
 namespace CatsDogs.ML.Tests;
@@ -41,12 +42,15 @@ internal static class CliProcess
 
     public sealed record Result(int ExitCode, string Stdout, string Stderr, TimeSpan Elapsed);
 
-    /// <summary>Sends a POSIX signal (e.g. INT, TERM) to a process.</summary>
+    /// <summary>Sends a POSIX signal (INT, TERM or KILL) to a process, at once (no <c>kill</c> process in between).</summary>
     public static void Signal(Process process, string signal)
     {
-        using var kill = Process.Start("kill", $"-{signal} {process.Id}")!;
-        kill.WaitForExit(5000);
+        var number = signal switch { "INT" => 2, "KILL" => 9, "TERM" => 15, _ => throw new ArgumentOutOfRangeException(nameof(signal), signal, "INT, TERM or KILL") };
+        Assert.True(Kill(process.Id, number) == 0, $"kill -{signal} {process.Id} failed (errno {Marshal.GetLastPInvokeError()})");
     }
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
 
     /// <summary>Waits (up to 60 s) until the process has written <paramref name="text"/> to stderr.</summary>
     public static void WaitFor(Func<string> stderr, string text, Process process)
