@@ -36,7 +36,7 @@ internal static class BrokerBench
             classifier.PredictMany(photos.Take(8)); // warm-up
             var clock = Stopwatch.StartNew();
             var local = classifier.PredictMany(photos);
-            Row($"one process, PredictMany (no broker), {count} photos, ResNet18 + mirror", $"{local.Count / clock.Elapsed.TotalSeconds:F1} photos/s", "no cache: every photo decoded and run");
+            Row($"one process, PredictMany (no broker), {count} photos, ResNet18, default views", $"{local.Count / clock.Elapsed.TotalSeconds:F1} photos/s", "no cache: every photo decoded and run");
         }
 
         foreach (var workers in new[] { 1, 2, 3 })
