@@ -30,6 +30,7 @@ internal static class WebLoadBench
             var photos = all.Skip(200).Take(64).Select(p => File.ReadAllBytes(p.Path)).ToArray();
             var port = FreePort();
             using var app = StartApp(model, port);
+            using var stopApp = new Stopper(app);
             using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromMinutes(2) };
             WaitReady(client, app);
             Console.WriteLine($"Web app under load — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores; ResNet18 with the default views; POST /api/predict, one photo a request; the app's limit is {Environment.ProcessorCount} concurrent requests.");
@@ -94,6 +95,19 @@ internal static class WebLoadBench
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return process;
+    }
+
+    // Disposing a Process leaves it running: the app is killed (with its children) when the bench ends, however it ends.
+    private sealed class Stopper(Process app) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (!app.HasExited)
+            {
+                app.Kill(entireProcessTree: true);
+                app.WaitForExit(10_000);
+            }
+        }
     }
 
     private static void WaitReady(HttpClient client, Process app)
