@@ -203,7 +203,7 @@ public class OnnxExportTests(TinyModel tiny, ITestOutputHelper output)
     internal static byte[] ResizedRgb(string photo, ImagePreprocessing input)
     {
         using var views = PhotoViews.Decode(File.ReadAllBytes(photo), photo, Math.Max(input.Width, input.Height), new RenderScratch());
-        return Rgb(views.Render(input, ImageView.Native));
+        return RgbaPixels.ToRgb(views.Render(input, ImageView.Native));
     }
 
     // The photo as decoded for scoring (the decode size of a single-backbone model), as uint8 RGB.
@@ -212,7 +212,7 @@ public class OnnxExportTests(TinyModel tiny, ITestOutputHelper output)
         using var views = PhotoViews.Decode(File.ReadAllBytes(photo), photo, decodeSize, new RenderScratch());
         var rgba = new byte[views.Image.Width * views.Image.Height * 4];
         views.Image.RenderTo(rgba);
-        return (Rgb(rgba), views.Image.Width, views.Image.Height);
+        return (RgbaPixels.ToRgb(rgba), views.Image.Width, views.Image.Height);
     }
 
     internal static (float[] P, long[] Label) Run(string path, byte[] pixels, long[] shape, GraphOptimizationLevel level)
@@ -241,19 +241,6 @@ public class OnnxExportTests(TinyModel tiny, ITestOutputHelper output)
             using var options = new SessionOptions { GraphOptimizationLevel = level };
             return new InferenceSession(path, options);
         }
-    }
-
-    private static byte[] Rgb(ReadOnlySpan<byte> rgba)
-    {
-        var rgb = new byte[rgba.Length / 4 * 3];
-        for (var p = 0; p < rgba.Length / 4; p++)
-        {
-            rgb[(3 * p) + 0] = rgba[4 * p];
-            rgb[(3 * p) + 1] = rgba[(4 * p) + 1];
-            rgb[(3 * p) + 2] = rgba[(4 * p) + 2];
-        }
-
-        return rgb;
     }
 
     private sealed class PixelsRow

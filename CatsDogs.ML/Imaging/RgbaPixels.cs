@@ -18,6 +18,20 @@ internal static class RgbaPixels
         }
     }
 
+    /// <summary>The buffer without its alpha bytes: packed RGB, 3 bytes a pixel (an exported model's input layout).</summary>
+    public static byte[] ToRgb(ReadOnlySpan<byte> rgba)
+    {
+        var rgb = new byte[rgba.Length / 4 * 3];
+        for (var p = 0; p < rgba.Length / 4; p++)
+        {
+            rgb[3 * p] = rgba[4 * p];
+            rgb[(3 * p) + 1] = rgba[(4 * p) + 1];
+            rgb[(3 * p) + 2] = rgba[(4 * p) + 2];
+        }
+
+        return rgb;
+    }
+
     /// <summary>Encodes an opaque RGBA buffer as PNG or JPEG.</summary>
     public static byte[] Encode(ReadOnlySpan<byte> rgba, int width, int height, SKEncodedImageFormat format, int quality = 100)
     {

@@ -156,11 +156,4 @@ internal static class BrokerBench
         public WorkResult Handle(WorkOrder order, ReadOnlyMemory<byte> body, string worker) =>
             new(order.Job, order.Id, order.Path, target, worker) { DogProbability = 0.5f };
     }
-
-    private sealed class TempFolder : IDisposable
-    {
-        public string Path { get; } = Directory.CreateDirectory(System.IO.Path.Combine(System.IO.Path.GetTempPath(), "catsdogs-bench-" + Guid.NewGuid().ToString("N"))).FullName;
-
-        public void Dispose() => Directory.Delete(Path, recursive: true);
-    }
 }

@@ -20,33 +20,27 @@ internal static class ExportBench
         var all = ImageDataset.FromFolder(data).Shuffle(seed: 17);
         var train = ImageDataset.FromFiles(all.Take(200).Select(p => p.Path));
         var photos = all.Skip(200).Take(count).ToArray();
-        var dir = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "catsdogs-export-bench-" + Guid.NewGuid().ToString("N"))).FullName;
+        using var work = new TempFolder();
+        var dir = work.Path;
         Console.WriteLine($"Exported model vs library — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, ONNX Runtime CPU; {photos.Length} dev photos, decoding not timed for ONNX Runtime.");
         Console.WriteLine();
         Console.WriteLine("| model | file | library PredictMany (decode included) | ONNX Runtime, batch 1 | batch 8 |");
         Console.WriteLine("|---|---:|---:|---:|---:|");
-        try
+        foreach (var (name, views) in new[] { ("ResNet18, default views (photo contract)", ImageView.Defaults), ("ResNet18, photo + mirror (pre-resized 224 × 224)", ImageView.NativeAndMirror) })
         {
-            foreach (var (name, views) in new[] { ("ResNet18, default views (photo contract)", ImageView.Defaults), ("ResNet18, photo + mirror (pre-resized 224 × 224)", ImageView.NativeAndMirror) })
-            {
-                using var classifier = new CatsDogsTrainer(new CatsDogsOptions { Views = views }).Train(train);
-                var export = classifier.ExportOnnx(Path.Combine(dir, $"{views.Count}.onnx"));
-                using var noCache = SaveAndLoad(classifier, dir);
-                noCache.PredictMany(photos.Take(4).ToArray());
-                var clock = Stopwatch.StartNew();
-                noCache.PredictMany(photos);
-                var library = photos.Length / clock.Elapsed.TotalSeconds;
-                var inputs = Inputs(photos, export.Input, classifier);
-                var (one, eight) = (Rate(export.Path, inputs, 1), Rate(export.Path, inputs, 8));
-                Console.WriteLine($"| {name} | {export.Bytes / 1048576.0:F1} MiB | {library:F1} photos/s | {one:F1} photos/s | {eight:F1} photos/s |");
-            }
+            using var classifier = new CatsDogsTrainer(new CatsDogsOptions { Views = views }).Train(train);
+            var export = classifier.ExportOnnx(Path.Combine(dir, $"{views.Count}.onnx"));
+            using var noCache = SaveAndLoad(classifier, dir);
+            noCache.PredictMany(photos.Take(4).ToArray());
+            var clock = Stopwatch.StartNew();
+            noCache.PredictMany(photos);
+            var library = photos.Length / clock.Elapsed.TotalSeconds;
+            var inputs = Inputs(photos, export.Input, classifier);
+            var (one, eight) = (Rate(export.Path, inputs, 1), Rate(export.Path, inputs, 8));
+            Console.WriteLine($"| {name} | {export.Bytes / 1048576.0:F1} MiB | {library:F1} photos/s | {one:F1} photos/s | {eight:F1} photos/s |");
+        }
 
-            return 0;
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        return 0;
     }
 
     private static CatsDogsClassifier SaveAndLoad(CatsDogsClassifier classifier, string dir)
@@ -68,13 +62,13 @@ internal static class ExportBench
             using var views = PhotoViews.Decode(File.ReadAllBytes(photo.Path), photo.Path, decodeSize, scratch);
             if (contract == OnnxInputContract.Resized)
             {
-                inputs.Add((Rgb(views.Render(classifier.Backbones[0].Preprocessing, ImageView.Native)), [1, 224, 224, 3]));
+                inputs.Add((RgbaPixels.ToRgb(views.Render(classifier.Backbones[0].Preprocessing, ImageView.Native)), [1, 224, 224, 3]));
             }
             else
             {
                 var rgba = new byte[views.Image.Width * views.Image.Height * 4];
                 views.Image.RenderTo(rgba);
-                inputs.Add((Rgb(rgba), [1, views.Image.Height, views.Image.Width, 3]));
+                inputs.Add((RgbaPixels.ToRgb(rgba), [1, views.Image.Height, views.Image.Width, 3]));
             }
         }
 
@@ -105,18 +99,5 @@ internal static class ExportBench
         var clock = Stopwatch.StartNew();
         RunAll(2);
         return 2.0 * groups.Count * batch / clock.Elapsed.TotalSeconds;
-    }
-
-    private static byte[] Rgb(ReadOnlySpan<byte> rgba)
-    {
-        var rgb = new byte[rgba.Length / 4 * 3];
-        for (var p = 0; p < rgba.Length / 4; p++)
-        {
-            rgb[3 * p] = rgba[4 * p];
-            rgb[(3 * p) + 1] = rgba[(4 * p) + 1];
-            rgb[(3 * p) + 2] = rgba[(4 * p) + 2];
-        }
-
-        return rgb;
     }
 }

@@ -18,38 +18,32 @@ internal static class WebLoadBench
     public static int Run(string data, int requests)
     {
         var all = ImageDataset.FromFolder(data).Shuffle(seed: 13);
-        var dir = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "catsdogs-webload-" + Guid.NewGuid().ToString("N"))).FullName;
-        try
+        using var work = new TempFolder();
+        var dir = work.Path;
+        var model = Path.Combine(dir, "model.zip");
+        using (var classifier = new CatsDogsTrainer().Train(ImageDataset.FromFiles(all.Take(200).Select(p => p.Path))))
         {
-            var model = Path.Combine(dir, "model.zip");
-            using (var classifier = new CatsDogsTrainer().Train(ImageDataset.FromFiles(all.Take(200).Select(p => p.Path))))
-            {
-                classifier.Save(model);
-            }
-
-            var photos = all.Skip(200).Take(64).Select(p => File.ReadAllBytes(p.Path)).ToArray();
-            var port = FreePort();
-            using var app = StartApp(model, port);
-            using var stopApp = new Stopper(app);
-            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromMinutes(2) };
-            WaitReady(client, app);
-            Console.WriteLine($"Web app under load — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores; ResNet18 with the default views; POST /api/predict, one photo a request; the app's limit is {Environment.ProcessorCount} concurrent requests.");
-            Console.WriteLine();
-            Console.WriteLine("| concurrent clients | requests | requests/s | p50 | p95 | answers |");
-            Console.WriteLine("|---:|---:|---:|---:|---:|---|");
-            Load(client, photos, 1, 8); // warm-up
-            foreach (var clients in new[] { 1, 2, 4, 8 })
-            {
-                var (rate, p50, p95, statuses) = Load(client, photos, clients, requests);
-                Console.WriteLine($"| {clients} | {requests} | {rate:F1} | {p50 * 1000:F0} ms | {p95 * 1000:F0} ms | {string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Value} × {(int)s.Key}"))} |");
-            }
-
-            return 0;
+            classifier.Save(model);
         }
-        finally
+
+        var photos = all.Skip(200).Take(64).Select(p => File.ReadAllBytes(p.Path)).ToArray();
+        var port = FreePort();
+        using var app = StartApp(model, port);
+        using var stopApp = new Stopper(app);
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromMinutes(2) };
+        WaitReady(client, app);
+        Console.WriteLine($"Web app under load — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores; ResNet18 with the default views; POST /api/predict, one photo a request; the app's limit is {Environment.ProcessorCount} concurrent requests.");
+        Console.WriteLine();
+        Console.WriteLine("| concurrent clients | requests | requests/s | p50 | p95 | answers |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---|");
+        Load(client, photos, 1, 8); // warm-up
+        foreach (var clients in new[] { 1, 2, 4, 8 })
         {
-            Directory.Delete(dir, recursive: true);
+            var (rate, p50, p95, statuses) = Load(client, photos, clients, requests);
+            Console.WriteLine($"| {clients} | {requests} | {rate:F1} | {p50 * 1000:F0} ms | {p95 * 1000:F0} ms | {string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Value} × {(int)s.Key}"))} |");
         }
+
+        return 0;
     }
 
     private static (double Rate, double P50, double P95, Dictionary<HttpStatusCode, int> Statuses) Load(HttpClient client, byte[][] photos, int clients, int requests)
