@@ -84,6 +84,36 @@ public static class BrokerJobs
         return new GatherResult(job, collected.Manifest.Target, batch, collected.Duplicates, collected.Refused);
     }
 
+    /// <summary>
+    /// The folders a job's photos lie in, the fewest that hold them all: each photo's folder, less those inside another;
+    /// more than <see cref="Messages.MaxRoots"/> become the folder holding them all. Workers read only there.
+    /// </summary>
+    internal static IReadOnlyList<string> Roots(IReadOnlyList<ImageEntry> photos)
+    {
+        var comparison = OperatingSystem.IsWindows() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
+        var folders = photos.Select(p => Path.GetDirectoryName(Path.GetFullPath(p.Path))!).Distinct(comparison).Order(comparison).ToList();
+        var roots = new List<string>();
+        foreach (var folder in folders)
+        {
+            if (!roots.Any(root => IsInside(folder, root)))
+            {
+                roots.Add(folder);
+            }
+        }
+
+        while (roots.Count > Messages.MaxRoots)
+        {
+            roots = roots.Select(r => Path.GetDirectoryName(r) ?? r).Distinct(comparison).ToList();
+            roots = roots.Where(r => !roots.Any(o => !ReferenceEquals(o, r) && IsInside(r, o))).ToList();
+        }
+
+        return roots;
+
+        bool IsInside(string folder, string root) =>
+            folder.Length > root.Length && folder.StartsWith(root, OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal)
+            && (root.EndsWith(Path.DirectorySeparatorChar) || folder[root.Length] == Path.DirectorySeparatorChar);
+    }
+
     internal static async Task<ScatterSummary> PublishAsync(IReadOnlyList<ImageEntry> photos, string job, JobKind kind, string target, bool inline, BrokerOptions broker,
         IProgress<CatsDogsProgress>? progress, CancellationToken token)
     {
@@ -100,6 +130,7 @@ public static class BrokerJobs
         }
 
         var skipped = new List<SkippedAtScatter>();
+        var roots = inline ? null : Roots(photos);
         var pending = new List<Task>(PublishWindow);
         var routingKey = Topology.RoutingKey(queue, job);
         progress?.Report(new CatsDogsProgress("scatter", 0, photos.Count));
@@ -123,8 +154,19 @@ public static class BrokerJobs
                 }
             }
 
+            var order = new WorkOrder(job, id, path, inline, kind, target) { Roots = roots };
+            try
+            {
+                Messages.Check(order); // what a worker would refuse is not sent: it is reported here instead
+            }
+            catch (FormatException e)
+            {
+                skipped.Add(new SkippedAtScatter(id, path, $"not sent: {e.Message}."));
+                continue;
+            }
+
             var properties = Messages.Persistent(job, id, inline ? "application/octet-stream" : "application/x-empty");
-            properties.Headers = new Dictionary<string, object?> { [Messages.OrderHeader] = Messages.Bytes(new WorkOrder(job, id, path, inline, kind, target)) };
+            properties.Headers = new Dictionary<string, object?> { [Messages.OrderHeader] = Messages.Bytes(order) };
             pending.Add(channel.BasicPublishAsync(Topology.WorkExchange, routingKey, mandatory: true, properties, body, token).AsTask());
             if (pending.Count == PublishWindow)
             {
