@@ -50,7 +50,8 @@ internal sealed class JobCollector
         broker.Validate();
         var holder = $"gather of job '{job}' on {Environment.MachineName}, pid {Environment.ProcessId}, " + (journalPath is null ? "journal in memory" : $"journal {Path.GetFullPath(journalPath)}");
         using var held = journalPath is null ? null : JournalLock.Take(journalPath, holder);
-        var replayed = journalPath is not null && File.Exists(journalPath) ? File.ReadAllLines(journalPath) : [];
+        var resumed = journalPath is not null && File.Exists(journalPath);
+        var replayed = resumed ? File.ReadAllLines(journalPath!) : [];
         await using var file = journalPath is null ? null : new FileStream(journalPath, FileMode.Append, FileAccess.Write, FileShare.Read);
         await using var journal = file is null ? null : new StreamWriter(file);
         var collector = new JobCollector(job, journal, file);
@@ -69,6 +70,12 @@ internal sealed class JobCollector
         }
         catch (OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 403)
         {
+            if (journal is not null && !resumed)
+            {
+                await journal.DisposeAsync();
+                File.Delete(journalPath!); // the empty journal this refused gather began
+            }
+
             throw new BrokerException($"Job '{job}' is already being gathered by another gather ({await OwnerAsync(connection, job, token)}); one gather per job: wait for it, or stop it and run this one again.", e);
         }
 
