@@ -155,6 +155,7 @@ public static class BrokerJobs
             }
 
             var order = new WorkOrder(job, id, path, inline, kind, target) { Roots = roots };
+            var header = Messages.Bytes(order);
             try
             {
                 Messages.Check(order); // what a worker would refuse is not sent: it is reported here instead
@@ -165,8 +166,14 @@ public static class BrokerJobs
                 continue;
             }
 
+            if (header.Length > Messages.MaxOrderBytes)
+            {
+                skipped.Add(new SkippedAtScatter(id, path, $"not sent: its order would be {header.Length:N0} bytes, over the {Messages.MaxOrderBytes:N0} a worker reads."));
+                continue;
+            }
+
             var properties = Messages.Persistent(job, id, inline ? "application/octet-stream" : "application/x-empty");
-            properties.Headers = new Dictionary<string, object?> { [Messages.OrderHeader] = Messages.Bytes(order) };
+            properties.Headers = new Dictionary<string, object?> { [Messages.OrderHeader] = header };
             pending.Add(channel.BasicPublishAsync(Topology.WorkExchange, routingKey, mandatory: true, properties, body, token).AsTask());
             if (pending.Count == PublishWindow)
             {
