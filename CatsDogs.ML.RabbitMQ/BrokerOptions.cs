@@ -5,6 +5,12 @@ namespace CatsDogs.ML.RabbitMQ;
 public sealed record BrokerOptions(string Uri)
 {
     /// <summary>
+    /// The largest message body scatter sends and workers accept, 64 MiB: the client's default limit, so
+    /// <see cref="MaxInlineBytes"/> is at most this.
+    /// </summary>
+    public const int MaxMessageBodyBytes = 64 << 20;
+
+    /// <summary>
     /// Deliveries of one photo before it is dead-lettered: a photo whose scoring kills or fails this many workers is
     /// reported by gather as skipped instead of being retried forever. Default 3.
     /// </summary>

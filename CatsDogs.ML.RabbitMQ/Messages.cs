@@ -81,7 +81,7 @@ internal static class Messages
     /// (64 MiB). Workers raise their own receiving limit to the broker's maximum, so that a larger message reaches them
     /// and is dead-lettered with its reason instead of dropping their connection.
     /// </summary>
-    public const int MaxBodyBytes = 64 << 20;
+    public const int MaxBodyBytes = BrokerOptions.MaxMessageBodyBytes;
 
     /// <summary>Largest order header; a path order's header is a few hundred bytes.</summary>
     public const int MaxOrderBytes = 64 << 10;
