@@ -30,7 +30,7 @@ public static class BrokerJobs
     /// <param name="broker">The broker.</param>
     /// <param name="progress">Photos published so far.</param>
     /// <param name="cancellationToken">Stops publishing; the job then has no manifest and gather waits for it.</param>
-    /// <exception cref="ArgumentException">The job name is not usable.</exception>
+    /// <exception cref="ArgumentException">The job name is not usable, or there is no photo.</exception>
     /// <exception cref="BrokerException">The broker cannot be reached, or the job already exists.</exception>
     public static async Task<ScatterSummary> ScatterAsync(IReadOnlyList<ImageEntry> photos, string job, string modelPath, bool inline, BrokerOptions broker,
         IProgress<CatsDogsProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -119,6 +119,11 @@ public static class BrokerJobs
     {
         Topology.CheckJob(job);
         broker.Validate();
+        if (photos.Count is 0 or > (int)Messages.MaxPhotos)
+        {
+            throw new ArgumentException($"A job holds 1 to {Messages.MaxPhotos:N0} photos, not {photos.Count:N0}; split a larger library into several jobs.");
+        }
+
         var queue = kind == JobKind.Score ? Topology.ScoreQueue(target) : Topology.FeatureQueue(target);
         await using var connection = await BrokerConnection.OpenAsync(broker, "scatter", token);
         await using var channel = await connection.ConfirmingChannelAsync(token);

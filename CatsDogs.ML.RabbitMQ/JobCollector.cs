@@ -219,7 +219,7 @@ internal sealed class JobCollector
     // Why a manifest cannot be the job's, or null: every field in range, as scatter writes them.
     private string? ManifestError(JobManifest manifest) =>
         manifest.Job != _job ? $"names job {Messages.Quote(manifest.Job)}"
-        : manifest.Total is < 0 or > Messages.MaxPhotos ? $"counts {manifest.Total} photos, outside 0 … {Messages.MaxPhotos:N0}"
+        : manifest.Total is < 1 or > Messages.MaxPhotos ? $"counts {manifest.Total} photos, outside 1 … {Messages.MaxPhotos:N0}"
         : !Enum.IsDefined(manifest.Kind) ? $"has kind {(int)manifest.Kind}"
         : manifest.Target is null || !Messages.IsSha256(manifest.Target) ? $"has target {Messages.Quote(manifest.Target)}, not a SHA-256"
         : manifest.Skipped is null || manifest.Skipped.Count > manifest.Total ? "lists more skipped photos than it has"

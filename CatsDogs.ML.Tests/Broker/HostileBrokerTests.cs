@@ -207,7 +207,7 @@ public sealed class HostileBrokerTests(TinyModel tiny, ITestOutputHelper output)
     }
 
     [BrokerFact]
-    public async Task ForgedManifest_WithTotalMinusOne_IsRefused_AndGatherDoesNotComplete()
+    public async Task ForgedManifests_WithTotalMinusOneOrZero_AreRefused_AndGatherDoesNotComplete()
     {
         using var broker = new TestBroker();
         using var work = TestEnvironment.NewTempDirectory();
@@ -216,8 +216,11 @@ public sealed class HostileBrokerTests(TinyModel tiny, ITestOutputHelper output)
         await using (var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true)))
         {
             await Topology.DeclareJobAsync(channel, "forged", default);
-            await channel.BasicPublishAsync(string.Empty, Topology.Control("forged"), true, Messages.Persistent("forged", -1, "application/json"),
-                Messages.Bytes(new JobManifest("forged", JobKind.Score, -1, model, [])));
+            foreach (var total in new[] { -1, 0 })
+            {
+                await channel.BasicPublishAsync(string.Empty, Topology.Control("forged"), true, Messages.Persistent("forged", -1, "application/json"),
+                    Messages.Bytes(new JobManifest("forged", JobKind.Score, total, model, [])));
+            }
         }
 
         var csv = work.File("forged.csv");
@@ -225,7 +228,8 @@ public sealed class HostileBrokerTests(TinyModel tiny, ITestOutputHelper output)
         output.WriteLine(gather.Stderr);
         Assert.Equal(1, gather.ExitCode);
         Assert.Contains("has no manifest after 5 s", gather.Stderr, StringComparison.Ordinal);
-        Assert.Contains("counts -1 photos, outside 0", gather.Stderr, StringComparison.Ordinal);
+        Assert.Contains("counts -1 photos, outside 1", gather.Stderr, StringComparison.Ordinal);
+        Assert.Contains("counts 0 photos, outside 1", gather.Stderr, StringComparison.Ordinal);
         Assert.False(File.Exists(csv), "gather wrote a CSV for a job it never saw");
     }
 
