@@ -140,7 +140,7 @@ public sealed class HostileBrokerTests(TinyModel tiny, ITestOutputHelper output)
             (new WorkOrder("ok", 0, photo, false, JobKind.Score, model), null, [], "a path order without 1–16 full folder paths"),
             (new WorkOrder("ok", 0, photo, false, JobKind.Score, model) { Roots = roots }, null, new byte[10], "a path order has none"),
             (null, "{ not json"u8.ToArray(), [], "is not a work order"),
-            (new WorkOrder("ok", 0, photo, true, JobKind.Score, model), null, new byte[Messages.MaxBodyBytes + 1], "a photo message holds at most 67,108,864"),
+            (new WorkOrder("ok", 0, photo, true, JobKind.Score, model), null, new byte[100_000_000], "its body is 100,000,000 bytes; a photo message holds at most 67,108,864"),
         };
         foreach (var (order, header, body, _) in malformed)
         {
