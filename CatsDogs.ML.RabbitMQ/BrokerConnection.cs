@@ -5,28 +5,38 @@ using RabbitMQ.Client.Exceptions;
 namespace CatsDogs.ML.RabbitMQ;
 
 /// <summary>
-/// The one owner of a connection to the broker. The client recovers the connection, its channels, the queues and
-/// bindings it declared and its consumers by itself after a network failure or a broker restart; only the first
-/// connection is retried here, while the broker may still be booting.
+/// The one owner of a connection to the broker. For scatter and gather the client recovers the connection, its
+/// channels, the queues and bindings it declared and its consumers by itself after a network failure or a broker
+/// restart; workers connect again by themselves, forever (<see cref="WorkerLoop"/>). Only the first connection is
+/// retried here, while the broker may still be booting.
 /// </summary>
 internal sealed class BrokerConnection : IAsyncDisposable
 {
+    /// <summary>RabbitMQ's largest message (its <c>max_message_size</c> cannot exceed 512 MiB).</summary>
+    public const uint BrokerMaxMessageBytes = 512u << 20;
+
     private BrokerConnection(IConnection connection) => Connection = connection;
 
     public IConnection Connection { get; }
 
     /// <summary>Connects, retrying every second until <see cref="BrokerOptions.ConnectTimeout"/>.</summary>
+    /// <param name="options">The broker.</param>
+    /// <param name="role">What this connection is for, in its name.</param>
+    /// <param name="token">Stops trying.</param>
+    /// <param name="recover">Let the client recover the connection by itself (workers recover by themselves, forever).</param>
+    /// <param name="maxBodyBytes">The largest message body received; a larger one drops the connection (the client's default is 64 MiB).</param>
     /// <exception cref="BrokerException">The broker could not be reached in time, or refused the credentials.</exception>
-    public static async Task<BrokerConnection> OpenAsync(BrokerOptions options, string role, CancellationToken token)
+    public static async Task<BrokerConnection> OpenAsync(BrokerOptions options, string role, CancellationToken token, bool recover = true, uint? maxBodyBytes = null)
     {
         options.Validate();
         var factory = new ConnectionFactory
         {
             Uri = new Uri(options.Uri),
-            AutomaticRecoveryEnabled = true,
-            TopologyRecoveryEnabled = true,
+            AutomaticRecoveryEnabled = recover,
+            TopologyRecoveryEnabled = recover,
             NetworkRecoveryInterval = TimeSpan.FromSeconds(1),
             RequestedHeartbeat = TimeSpan.FromSeconds(15),
+            MaxInboundMessageBodySize = maxBodyBytes ?? (uint)Messages.MaxBodyBytes,
             ClientProvidedName = $"catsdogs {role} {options.ClientName ?? $"{Environment.MachineName}/{Environment.ProcessId}"}",
         };
 

@@ -30,7 +30,7 @@ public static class BrokerJobs
     /// <param name="broker">The broker.</param>
     /// <param name="progress">Photos published so far.</param>
     /// <param name="cancellationToken">Stops publishing; the job then has no manifest and gather waits for it.</param>
-    /// <exception cref="ArgumentException">The job name is not usable.</exception>
+    /// <exception cref="ArgumentException">The job name is not usable, or there is no photo.</exception>
     /// <exception cref="BrokerException">The broker cannot be reached, or the job already exists.</exception>
     public static async Task<ScatterSummary> ScatterAsync(IReadOnlyList<ImageEntry> photos, string job, string modelPath, bool inline, BrokerOptions broker,
         IProgress<CatsDogsProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -84,11 +84,46 @@ public static class BrokerJobs
         return new GatherResult(job, collected.Manifest.Target, batch, collected.Duplicates, collected.Refused);
     }
 
+    /// <summary>
+    /// The folders a job's photos lie in, the fewest that hold them all: each photo's folder, less those inside another;
+    /// more than <see cref="Messages.MaxRoots"/> become the folder holding them all. Workers read only there.
+    /// </summary>
+    internal static IReadOnlyList<string> Roots(IReadOnlyList<ImageEntry> photos)
+    {
+        var comparison = OperatingSystem.IsWindows() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
+        var folders = photos.Select(p => Path.GetDirectoryName(Path.GetFullPath(p.Path))!).Distinct(comparison).Order(comparison).ToList();
+        var roots = new List<string>();
+        foreach (var folder in folders)
+        {
+            if (!roots.Any(root => IsInside(folder, root)))
+            {
+                roots.Add(folder);
+            }
+        }
+
+        while (roots.Count > Messages.MaxRoots)
+        {
+            roots = roots.Select(r => Path.GetDirectoryName(r) ?? r).Distinct(comparison).ToList();
+            roots = roots.Where(r => !roots.Any(o => !ReferenceEquals(o, r) && IsInside(r, o))).ToList();
+        }
+
+        return roots;
+
+        bool IsInside(string folder, string root) =>
+            folder.Length > root.Length && folder.StartsWith(root, OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal)
+            && (root.EndsWith(Path.DirectorySeparatorChar) || folder[root.Length] == Path.DirectorySeparatorChar);
+    }
+
     internal static async Task<ScatterSummary> PublishAsync(IReadOnlyList<ImageEntry> photos, string job, JobKind kind, string target, bool inline, BrokerOptions broker,
         IProgress<CatsDogsProgress>? progress, CancellationToken token)
     {
         Topology.CheckJob(job);
         broker.Validate();
+        if (photos.Count is 0 or > (int)Messages.MaxPhotos)
+        {
+            throw new ArgumentException($"A job holds 1 to {Messages.MaxPhotos:N0} photos, not {photos.Count:N0}; split a larger library into several jobs.");
+        }
+
         var queue = kind == JobKind.Score ? Topology.ScoreQueue(target) : Topology.FeatureQueue(target);
         await using var connection = await BrokerConnection.OpenAsync(broker, "scatter", token);
         await using var channel = await connection.ConfirmingChannelAsync(token);
@@ -100,6 +135,7 @@ public static class BrokerJobs
         }
 
         var skipped = new List<SkippedAtScatter>();
+        var roots = inline ? null : Roots(photos);
         var pending = new List<Task>(PublishWindow);
         var routingKey = Topology.RoutingKey(queue, job);
         progress?.Report(new CatsDogsProgress("scatter", 0, photos.Count));
@@ -123,8 +159,26 @@ public static class BrokerJobs
                 }
             }
 
+            var order = new WorkOrder(job, id, path, inline, kind, target) { Roots = roots };
+            var header = Messages.Bytes(order);
+            try
+            {
+                Messages.Check(order); // what a worker would refuse is not sent: it is reported here instead
+            }
+            catch (FormatException e)
+            {
+                skipped.Add(new SkippedAtScatter(id, path, $"not sent: {e.Message}."));
+                continue;
+            }
+
+            if (header.Length > Messages.MaxOrderBytes)
+            {
+                skipped.Add(new SkippedAtScatter(id, path, $"not sent: its order would be {header.Length:N0} bytes, over the {Messages.MaxOrderBytes:N0} a worker reads."));
+                continue;
+            }
+
             var properties = Messages.Persistent(job, id, inline ? "application/octet-stream" : "application/x-empty");
-            properties.Headers = new Dictionary<string, object?> { [Messages.OrderHeader] = Messages.Bytes(new WorkOrder(job, id, path, inline, kind, target)) };
+            properties.Headers = new Dictionary<string, object?> { [Messages.OrderHeader] = header };
             pending.Add(channel.BasicPublishAsync(Topology.WorkExchange, routingKey, mandatory: true, properties, body, token).AsTask());
             if (pending.Count == PublishWindow)
             {

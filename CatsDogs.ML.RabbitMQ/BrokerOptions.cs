@@ -5,6 +5,12 @@ namespace CatsDogs.ML.RabbitMQ;
 public sealed record BrokerOptions(string Uri)
 {
     /// <summary>
+    /// The largest message body scatter sends and workers accept, 64 MiB: the client's default limit, so
+    /// <see cref="MaxInlineBytes"/> is at most this.
+    /// </summary>
+    public const int MaxMessageBodyBytes = 64 << 20;
+
+    /// <summary>
     /// Deliveries of one photo before it is dead-lettered: a photo whose scoring kills or fails this many workers is
     /// reported by gather as skipped instead of being retried forever. Default 3.
     /// </summary>
@@ -19,8 +25,16 @@ public sealed record BrokerOptions(string Uri)
     /// <summary>Unacknowledged photos a worker holds; default twice <see cref="Concurrency"/>, so that none waits on the network.</summary>
     public int? Prefetch { get; init; }
 
-    /// <summary>Largest photo sent in a message (<c>--inline</c>); larger ones are reported as skipped. Default 8 MiB.</summary>
+    /// <summary>Largest photo sent in a message (<c>--inline</c>); larger ones are reported as skipped. Default 8 MiB, at most 64 MiB (the largest message body a worker accepts).</summary>
     public int MaxInlineBytes { get; init; } = 8 << 20;
+
+    /// <summary>
+    /// Workers only: the folders whose files path orders may name (<c>--allow</c>), whatever the order says. Empty or
+    /// null: the folders the order's job scattered, except system and hidden folders. Links are resolved before the
+    /// check. Give them wherever others than your scatter can publish to the broker: the folders in an order are the
+    /// order's word.
+    /// </summary>
+    public IReadOnlyList<string>? AllowedFolders { get; init; }
 
     /// <summary>The name connections show in the broker's management UI, after "catsdogs".</summary>
     public string? ClientName { get; init; }
@@ -44,9 +58,9 @@ public sealed record BrokerOptions(string Uri)
             throw new ArgumentException("Concurrency must be 1 to 256 and prefetch 1 to 65535.");
         }
 
-        if (MaxInlineBytes is < 1 or > 64 << 20)
+        if (MaxInlineBytes is < 1 or > Messages.MaxBodyBytes)
         {
-            throw new ArgumentException($"The inline photo limit must be 1 byte to 64 MiB, not {MaxInlineBytes:N0}.");
+            throw new ArgumentException($"The inline photo limit must be 1 byte to {Messages.MaxBodyBytes >> 20} MiB (the largest message a worker accepts), not {MaxInlineBytes:N0}.");
         }
 
         return this;

@@ -18,8 +18,10 @@ internal sealed record CollectedJob(JobManifest Manifest, IReadOnlyList<(long Id
 
 /// <summary>
 /// Gathers a job: consumes its results, dead letters and manifest until every photo is accounted for exactly once.
-/// Each answer goes to the journal before it is acknowledged; the manifest stays unacknowledged (so with the broker)
-/// until the job is complete, and is journaled too, so a rerun finishes even after the queues are gone.
+/// Each answer is written to the journal and flushed to disk before it is acknowledged; the manifest stays
+/// unacknowledged (so with the broker) until the job is complete, and is journaled too, so a rerun finishes even after
+/// the queues are gone. One gather owns a job: it locks its journal (<see cref="JournalLock"/>) and consumes the
+/// job's queues exclusively; a second gather of the job is refused, naming the first (<see cref="Topology.Owner"/>).
 /// </summary>
 internal sealed class JobCollector
 {
@@ -29,14 +31,16 @@ internal sealed class JobCollector
     private readonly Dictionary<long, Unanswered> _dead = new();
     private readonly List<string> _refused = new();
     private readonly StreamWriter? _journal;
+    private readonly FileStream? _journalFile;
     private JobManifest? _manifest;
     private ulong? _manifestTag;
     private int _duplicates;
 
-    private JobCollector(string job, StreamWriter? journal)
+    private JobCollector(string job, StreamWriter? journal, FileStream? journalFile)
     {
         _job = job;
         _journal = journal;
+        _journalFile = journalFile;
     }
 
     public static async Task<CollectedJob> CollectAsync(string job, BrokerOptions broker, string? journalPath, TimeSpan? timeout,
@@ -44,18 +48,42 @@ internal sealed class JobCollector
     {
         Topology.CheckJob(job);
         broker.Validate();
-        var replayed = journalPath is not null && File.Exists(journalPath) ? File.ReadAllLines(journalPath) : [];
-        await using var journal = journalPath is null ? null : new StreamWriter(new FileStream(journalPath, FileMode.Append, FileAccess.Write, FileShare.Read));
-        var collector = new JobCollector(job, journal);
+        var holder = $"gather of job '{job}' on {Environment.MachineName}, pid {Environment.ProcessId}, " + (journalPath is null ? "journal in memory" : $"journal {Path.GetFullPath(journalPath)}");
+        using var held = journalPath is null ? null : JournalLock.Take(journalPath, holder);
+        var resumed = journalPath is not null && File.Exists(journalPath);
+        var replayed = resumed ? File.ReadAllLines(journalPath!) : [];
+        await using var file = journalPath is null ? null : new FileStream(journalPath, FileMode.Append, FileAccess.Write, FileShare.Read);
+        await using var journal = file is null ? null : new StreamWriter(file);
+        var collector = new JobCollector(job, journal, file);
         collector.Replay(replayed, journalPath);
 
         await using var connection = await BrokerConnection.OpenAsync(broker, "gather", token);
         await using var channel = await connection.ConsumingChannelAsync(1, token);
         await Topology.DeclareJobAsync(channel, job, token);
         await channel.BasicQosAsync(0, 256, global: false, token);
-        await collector.ConsumeAsync(channel, Topology.Results(job), collector.OnResult, token);
-        await collector.ConsumeAsync(channel, Topology.Dead(job), collector.OnDead, token);
-        await collector.ConsumeAsync(channel, Topology.Control(job), collector.OnManifest, token);
+        try
+        {
+            // Exclusive: a second gather of the job (another --out, another machine) cannot take a share of its answers.
+            await collector.ConsumeAsync(channel, Topology.Results(job), collector.OnResult, token);
+            await collector.ConsumeAsync(channel, Topology.Dead(job), collector.OnDead, token);
+            await collector.ConsumeAsync(channel, Topology.Control(job), collector.OnManifest, token);
+        }
+        catch (OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 403)
+        {
+            if (journal is not null && !resumed)
+            {
+                await journal.DisposeAsync();
+                File.Delete(journalPath!); // the empty journal this refused gather began
+            }
+
+            throw new BrokerException($"Job '{job}' is already being gathered by another gather ({await OwnerAsync(connection, job, token)}); one gather per job: wait for it, or stop it and run this one again.", e);
+        }
+
+        await using (var note = await connection.ConfirmingChannelAsync(token))
+        {
+            await Topology.DeclareOwnerAsync(note, job, token);
+            await note.BasicPublishAsync(string.Empty, Topology.Owner(job), mandatory: true, new BasicProperties { ContentType = "text/plain" }, System.Text.Encoding.UTF8.GetBytes(holder), token);
+        }
 
         var clock = Stopwatch.StartNew();
         while (!collector.IsComplete(out var accounted, out var total))
@@ -75,6 +103,27 @@ internal sealed class JobCollector
         return collected;
     }
 
+    // What the gather holding a job wrote in its note, or what is known without it.
+    private static async Task<string> OwnerAsync(BrokerConnection connection, string job, CancellationToken token)
+    {
+        try
+        {
+            await using var channel = await connection.ConfirmingChannelAsync(token);
+            await Topology.DeclareOwnerAsync(channel, job, token);
+            if (await channel.BasicGetAsync(Topology.Owner(job), autoAck: false, token) is { } note)
+            {
+                await channel.BasicNackAsync(note.DeliveryTag, multiple: false, requeue: true, token); // the note stays for the next one
+                return Messages.Quote(System.Text.Encoding.UTF8.GetString(note.Body.Span), 1000)[1..^1];
+            }
+        }
+        catch (Exception e) when (e is AlreadyClosedException or OperationInterruptedException or IOException)
+        {
+            // The note cannot be read: the refusal still stands.
+        }
+
+        return "its connection is named 'catsdogs gather HOST/PID' in rabbitmqctl list_consumers";
+    }
+
     private async Task ConsumeAsync(IChannel channel, string queue, Func<BasicDeliverEventArgs, bool> handle, CancellationToken token)
     {
         var consumer = new AsyncEventingBasicConsumer(channel);
@@ -92,7 +141,7 @@ internal sealed class JobCollector
                 // Journaled but not acknowledged: the broker redelivers it after recovery and it counts as a duplicate.
             }
         };
-        await channel.BasicConsumeAsync(queue, autoAck: false, consumer, token);
+        await channel.BasicConsumeAsync(queue, autoAck: false, consumerTag: string.Empty, noLocal: false, exclusive: true, arguments: null, consumer, token);
     }
 
     // Each handler records what the delivery says and returns whether to acknowledge it now.
@@ -105,7 +154,13 @@ internal sealed class JobCollector
         }
         catch (JsonException e)
         {
-            Record(refused: $"an unreadable answer ({delivery.BasicProperties.MessageId}): {e.Message}");
+            Record(refused: $"an unreadable answer ({Messages.Quote(delivery.BasicProperties.MessageId)}): {Messages.Quote(e.Message)}");
+            return true;
+        }
+
+        if (result.Job is null || result.Path is null || result.Target is null || result.Worker is null)
+        {
+            Record(refused: $"an answer ({Messages.Quote(delivery.BasicProperties.MessageId)}) without its job, path, target or worker");
             return true;
         }
 
@@ -142,7 +197,13 @@ internal sealed class JobCollector
         }
         catch (JsonException e)
         {
-            Record(refused: $"an unreadable manifest: {e.Message}");
+            Record(refused: $"an unreadable manifest: {Messages.Quote(e.Message)}");
+            return true;
+        }
+
+        if (ManifestError(manifest) is { } error)
+        {
+            Record(refused: $"a manifest for job '{_job}' that {error}; waiting for scatter's");
             return true;
         }
 
@@ -154,6 +215,17 @@ internal sealed class JobCollector
 
         return false;
     }
+
+    // Why a manifest cannot be the job's, or null: every field in range, as scatter writes them.
+    private string? ManifestError(JobManifest manifest) =>
+        manifest.Job != _job ? $"names job {Messages.Quote(manifest.Job)}"
+        : manifest.Total is < 1 or > Messages.MaxPhotos ? $"counts {manifest.Total} photos, outside 1 … {Messages.MaxPhotos:N0}"
+        : !Enum.IsDefined(manifest.Kind) ? $"has kind {(int)manifest.Kind}"
+        : manifest.Target is null || !Messages.IsSha256(manifest.Target) ? $"has target {Messages.Quote(manifest.Target)}, not a SHA-256"
+        : manifest.Skipped is null || manifest.Skipped.Count > manifest.Total ? "lists more skipped photos than it has"
+        : manifest.Skipped.Any(s => s is null || s.Id < 0 || s.Id >= manifest.Total || s.Path is null || s.Reason is null) ? "lists a skipped photo outside the job, or without its path or reason"
+        : manifest.Skipped.Select(s => s.Id).Distinct().Count() != manifest.Skipped.Count ? "lists a skipped photo twice"
+        : null;
 
     private void Replay(string[] lines, string? path)
     {
@@ -193,6 +265,7 @@ internal sealed class JobCollector
             {
                 _journal.WriteLine(System.Text.Encoding.UTF8.GetString(Messages.Bytes(entry)));
                 _journal.Flush();
+                _journalFile!.Flush(flushToDisk: true); // on disk (fsync) before the delivery is acknowledged
             }
         }
     }
@@ -295,7 +368,8 @@ internal sealed class JobCollector
             var kept = journalPath is null ? "" : $"; the journal '{journalPath}' keeps what was gathered: run gather again to go on";
             if (_manifest is null)
             {
-                return $"Job '{_job}' has no manifest after {limit.TotalSeconds:F0} s: scatter has not finished publishing it (or the job name is wrong); {_results.Count} answers gathered so far{kept}.";
+                var refused = _refused.Count == 0 ? "" : $"; refused: {string.Join("; ", _refused.Take(3))}";
+                return $"Job '{_job}' has no manifest after {limit.TotalSeconds:F0} s: scatter has not finished publishing it (or the job name is wrong); {_results.Count} answers gathered so far{refused}{kept}.";
             }
 
             var missing = Missing(10);
@@ -331,7 +405,7 @@ internal sealed class JobCollector
                 await channel.BasicAckAsync(t, multiple: false, token);
             }
 
-            foreach (var queue in new[] { Topology.Results(_job), Topology.Dead(_job), Topology.Control(_job) })
+            foreach (var queue in new[] { Topology.Results(_job), Topology.Dead(_job), Topology.Control(_job), Topology.Owner(_job) })
             {
                 await channel.QueueDeleteAsync(queue, ifUnused: false, ifEmpty: false, cancellationToken: token);
             }

@@ -26,7 +26,14 @@ public enum JobKind
 /// <param name="Inline">Whether the body holds the photo's bytes.</param>
 /// <param name="Kind">Score or features.</param>
 /// <param name="Target">The model's SHA-256 (score) or the feature identity (features) the work is for.</param>
-internal sealed record WorkOrder(string Job, long Id, string Path, bool Inline, JobKind Kind, string Target);
+internal sealed record WorkOrder(string Job, long Id, string Path, bool Inline, JobKind Kind, string Target)
+{
+    /// <summary>
+    /// The folders the job scattered (path orders): a worker without <c>--allow</c> reads a path only when it lies in
+    /// one of them once links are resolved (<see cref="PathPolicy"/>).
+    /// </summary>
+    public IReadOnlyList<string>? Roots { get; init; }
+}
 
 /// <summary>A worker's answer for one photo: P(dog), its features, or why the photo cannot be used.</summary>
 /// <param name="Job">The job.</param>
@@ -69,6 +76,24 @@ internal static class Messages
     /// <summary>The header that holds a <see cref="WorkOrder"/> as JSON.</summary>
     public const string OrderHeader = "catsdogs-order";
 
+    /// <summary>
+    /// The largest message body scatter sends and workers accept: the client's default frame limit for a body
+    /// (64 MiB). Workers raise their own receiving limit to the broker's maximum, so that a larger message reaches them
+    /// and is dead-lettered with its reason instead of dropping their connection.
+    /// </summary>
+    public const int MaxBodyBytes = BrokerOptions.MaxMessageBodyBytes;
+
+    /// <summary>Largest order header; a path order's header is a few hundred bytes.</summary>
+    public const int MaxOrderBytes = 64 << 10;
+
+    /// <summary>Most photos in one job (ids 0 … this − 1): far more than one gather's memory holds (docs/broker.md, "Big jobs").</summary>
+    public const long MaxPhotos = 100_000_000;
+
+    /// <summary>Most folders one job's orders name.</summary>
+    public const int MaxRoots = 16;
+
+    private const int MaxPathChars = 4096;
+
     private static readonly JsonSerializerOptions Options = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
@@ -90,8 +115,8 @@ internal static class Messages
         Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()),
     };
 
-    /// <summary>The order in a delivery's headers.</summary>
-    /// <exception cref="FormatException">The header is missing or not a work order.</exception>
+    /// <summary>The order in a delivery's headers, every field checked (a worker trusts nothing a message says).</summary>
+    /// <exception cref="FormatException">The header is missing, not a work order, or a field is out of range; the message says which, quoting at most 80 characters.</exception>
     public static WorkOrder Order(IReadOnlyBasicProperties properties)
     {
         if (properties.Headers?.TryGetValue(OrderHeader, out var value) != true || value is not byte[] json)
@@ -99,16 +124,72 @@ internal static class Messages
             throw new FormatException($"the message has no '{OrderHeader}' header");
         }
 
+        if (json.Length > MaxOrderBytes)
+        {
+            throw new FormatException($"its '{OrderHeader}' header is {json.Length:N0} bytes, over the {MaxOrderBytes:N0} an order needs");
+        }
+
+        WorkOrder order;
         try
         {
-            var order = Read<WorkOrder>(json);
-            return order.Job is null || order.Path is null || order.Target is null ? throw new FormatException($"the '{OrderHeader}' header lacks a job, path or target") : order;
+            order = Read<WorkOrder>(json);
         }
         catch (JsonException e)
         {
-            throw new FormatException($"the '{OrderHeader}' header is not a work order: {e.Message}", e);
+            throw new FormatException($"the '{OrderHeader}' header is not a work order: {Quote(e.Message)}", e);
         }
+
+        return Check(order);
     }
+
+    /// <summary>An order whose every field is in range.</summary>
+    /// <exception cref="FormatException">Which field is not, and why.</exception>
+    public static WorkOrder Check(WorkOrder order)
+    {
+        if (order.Job is null || !IsJobName(order.Job))
+        {
+            throw new FormatException($"its job name {Quote(order.Job)} is not 1–64 ASCII letters, digits, '-' or '_'");
+        }
+
+        if (order.Id is < 0 or >= MaxPhotos)
+        {
+            throw new FormatException($"its photo id {order.Id} is outside 0 … {MaxPhotos - 1:N0}");
+        }
+
+        if (!Enum.IsDefined(order.Kind))
+        {
+            throw new FormatException($"its kind {(int)order.Kind} is neither score nor features");
+        }
+
+        if (order.Target is null || !IsSha256(order.Target))
+        {
+            throw new FormatException($"its target {Quote(order.Target)} is not a SHA-256 in 64 lowercase hex digits");
+        }
+
+        if (!IsFullPath(order.Path))
+        {
+            throw new FormatException($"its path {Quote(order.Path)} is not a full path of at most {MaxPathChars} characters");
+        }
+
+        if (!order.Inline && (order.Roots is not { Count: > 0 and <= MaxRoots } roots || !roots.All(IsFullPath)))
+        {
+            throw new FormatException($"it is a path order without 1–{MaxRoots} full folder paths (roots) naming the folders its job scattered");
+        }
+
+        return order;
+    }
+
+    /// <summary>A job name usable in queue names and routing keys: 1–64 ASCII letters, digits, '-' or '_'.</summary>
+    public static bool IsJobName(string job) => job.Length is > 0 and <= 64 && job.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
+
+    /// <summary>Whether a text is a SHA-256 as the package writes them (64 lowercase hex digits).</summary>
+    public static bool IsSha256(string text) => text.Length == 64 && text.All(char.IsAsciiHexDigitLower);
+
+    /// <summary>At most <paramref name="max"/> characters of a text from a message, quoted, with control characters escaped: safe in a log line.</summary>
+    public static string Quote(string? text, int max = 80) => text is null ? "(none)"
+        : "'" + string.Concat(text.Take(max).Select(c => char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString())) + (text.Length > max ? $"…' ({text.Length:N0} characters)" : "'");
+
+    private static bool IsFullPath(string? path) => path is { Length: > 0 and <= MaxPathChars } && !path.Contains('\0') && System.IO.Path.IsPathFullyQualified(path);
 
     /// <summary>The job and photo id of a message, from its order or else its message id ("job/id").</summary>
     public static (string Job, long Id, string? Path)? Identify(IReadOnlyBasicProperties properties)

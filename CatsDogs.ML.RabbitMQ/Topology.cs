@@ -9,7 +9,7 @@ namespace CatsDogs.ML.RabbitMQ;
 /// delivered more than <see cref="BrokerOptions.MaxDeliveries"/> times (it keeps killing or failing workers) is
 /// dead-lettered through <c>catsdogs.dead</c>, routed by its job to <c>catsdogs.job.{job}.dead</c>. Results of a job
 /// go to <c>catsdogs.job.{job}.results</c>; its manifest (how many photos, which model) to
-/// <c>catsdogs.job.{job}.control</c>.
+/// <c>catsdogs.job.{job}.control</c>. One gather at a time consumes a job's queues, exclusively.
 /// </summary>
 internal static class Topology
 {
@@ -25,6 +25,17 @@ internal static class Topology
     public static string Dead(string job) => $"catsdogs.job.{job}.dead";
 
     public static string Control(string job) => $"catsdogs.job.{job}.control";
+
+    /// <summary>
+    /// The note saying which gather holds the job (its host, process and journal): one message, replaced by each gather
+    /// that takes the job, read by a second gather to say who it is refused in favour of.
+    /// </summary>
+    public static string Owner(string job) => $"catsdogs.job.{job}.owner";
+
+    /// <summary>The queue of <see cref="Owner"/>: not durable (a note about a running process), holding only the newest note.</summary>
+    public static Task DeclareOwnerAsync(IChannel channel, string job, CancellationToken token) =>
+        channel.QueueDeclareAsync(Owner(job), durable: false, exclusive: false, autoDelete: false,
+            new Dictionary<string, object?> { ["x-max-length"] = 1 }, cancellationToken: token);
 
     /// <summary>The exchanges and a work queue; idempotent, so every party declares what it uses.</summary>
     public static async Task DeclareWorkAsync(IChannel channel, string queue, int maxDeliveries, CancellationToken token)
@@ -58,7 +69,7 @@ internal static class Topology
     /// <summary>A job name safe in queue names and routing keys.</summary>
     /// <exception cref="ArgumentException">The name is empty, too long or has other characters than letters, digits, '-' and '_'.</exception>
     public static string CheckJob(string job) =>
-        !string.IsNullOrEmpty(job) && job.Length <= 64 && job.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_')
+        job is not null && Messages.IsJobName(job)
             ? job
-            : throw new ArgumentException($"Job name '{job}' must be 1–64 ASCII letters, digits, '-' or '_'.");
+            : throw new ArgumentException($"Job name {Messages.Quote(job)} must be 1–64 ASCII letters, digits, '-' or '_'.");
 }

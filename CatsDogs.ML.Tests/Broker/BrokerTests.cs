@@ -14,6 +14,7 @@ namespace CatsDogs.ML.Tests.Broker;
 /// One class, so its tests run one after the other: one of them restarts the whole broker.
 /// </summary>
 [Trait("Category", Category.Harness)]
+[Collection("broker")]
 public sealed class BrokerTests(BrokerJobFixture fixture, ITestOutputHelper output) : IClassFixture<BrokerJobFixture>
 {
     private static readonly TimeSpan JobTimeout = TimeSpan.FromMinutes(4);
@@ -114,7 +115,7 @@ public sealed class BrokerTests(BrokerJobFixture fixture, ITestOutputHelper outp
             await Topology.DeclareJobAsync(channel, "poison", default);
 
             // Photo 2 fails every worker that takes it: this test plays those workers and hands it back each time.
-            await Publish(channel, queue, new WorkOrder("poison", 2, photos[2], false, JobKind.Score, model));
+            await Publish(channel, queue, new WorkOrder("poison", 2, photos[2], false, JobKind.Score, model) { Roots = [job.Photos] });
             var returns = 0;
             var clock = System.Diagnostics.Stopwatch.StartNew();
             while (await channel.MessageCountAsync(Topology.Dead("poison")) == 0)
@@ -138,7 +139,7 @@ public sealed class BrokerTests(BrokerJobFixture fixture, ITestOutputHelper outp
             var damaged = Messages.Persistent("poison", 1, "application/x-empty");
             damaged.Headers = new Dictionary<string, object?> { [Messages.OrderHeader] = "{ not json"u8.ToArray() };
             await channel.BasicPublishAsync(Topology.WorkExchange, Topology.RoutingKey(queue, "poison"), true, damaged, ReadOnlyMemory<byte>.Empty);
-            await Publish(channel, queue, new WorkOrder("poison", 0, photos[0], false, JobKind.Score, model));
+            await Publish(channel, queue, new WorkOrder("poison", 0, photos[0], false, JobKind.Score, model) { Roots = [job.Photos] });
             await channel.BasicPublishAsync(string.Empty, Topology.Control("poison"), true, Messages.Persistent("poison", -1, "application/json"),
                 Messages.Bytes(new JobManifest("poison", JobKind.Score, 3, model, [])));
         }
@@ -152,7 +153,7 @@ public sealed class BrokerTests(BrokerJobFixture fixture, ITestOutputHelper outp
         Assert.Contains("refused its message as unreadable", skipped.Single(s => s.Key.Contains("poison/1", StringComparison.Ordinal)).Value, StringComparison.Ordinal);
         CliProcess.Signal(worker.Process, "TERM");
         Assert.Equal(0, worker.WaitForExit(TimeSpan.FromSeconds(60)));
-        Assert.Contains("rejected message poison/1", worker.Stderr, StringComparison.Ordinal);
+        Assert.Contains("rejected message 'poison/1'", worker.Stderr, StringComparison.Ordinal);
     }
 
     [BrokerFact]

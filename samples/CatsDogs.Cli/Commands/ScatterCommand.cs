@@ -12,7 +12,7 @@ internal static class ScatterCommand
         var folder = new Argument<string>("file-or-dir") { Description = "A photo, or a folder listed recursively (the order of 'predict')." };
         var job = new Option<string>("--job") { Description = "A name for the job (letters, digits, '-', '_'); gather it with the same name.", Required = true };
         var inline = new Option<bool>("--inline") { Description = "Send the photos' bytes in the messages instead of their paths (workers without the shared storage)." };
-        var maxInline = new Option<int>("--max-inline-bytes") { Description = "With --inline: larger photos are reported as skipped.", DefaultValueFactory = _ => 8 << 20 };
+        var maxInline = new Option<int>("--max-inline-bytes") { Description = $"With --inline: larger photos are reported as skipped (at most {BrokerOptions.MaxMessageBodyBytes >> 20} MiB, the largest message a worker accepts).", DefaultValueFactory = _ => 8 << 20 };
         var model = new Option<string>("--model") { Description = "The model the workers run (its SHA-256 picks their queue).", Required = true };
         var command = new Command("scatter", "Publish one message per photo to a RabbitMQ broker, for 'catsdogs worker --model' processes to score; then 'gather' the job.")
         {

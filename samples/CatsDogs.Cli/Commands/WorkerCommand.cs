@@ -20,18 +20,23 @@ internal static class WorkerCommand
         var views = new Option<string?>("--views") { Description = "With --backbones: the views, as 'train' was given them (default: train's default)." };
         var concurrency = new Option<int?>("--concurrency") { Description = "Photos answered at once (default: the machine's cores)." };
         var prefetch = new Option<int?>("--prefetch") { Description = "Unacknowledged photos held (default: twice --concurrency)." };
+        var allow = new Option<string[]>("--allow")
+        {
+            Description = "Read photos named by path only inside this folder (repeat for more), whatever a message says; default: the folders each job scattered, except system and hidden ones. Give it when others can publish to the broker.",
+            Arity = ArgumentArity.OneOrMore,
+        };
         var catalog = CommonOptions.Catalog();
         var modelsDir = CommonOptions.ModelsDir();
         var device = CommonOptions.Device();
         var signKey = CommonOptions.SignKey();
         var command = new Command("worker", "Answer photos from a RabbitMQ broker: score them with --model, or compute training features with --backbones. Run one per machine; they share the work.")
         {
-            model, backbones, views, concurrency, prefetch, catalog, modelsDir, device, signKey,
+            model, backbones, views, concurrency, prefetch, allow, catalog, modelsDir, device, signKey,
         };
         var brokerOptions = new BrokerCliOptions(required: true).AddTo(command);
         cli.SetAction(command, (parse, token) =>
         {
-            var broker = brokerOptions.Build(parse, parse.GetValue(concurrency), parse.GetValue(prefetch));
+            var broker = brokerOptions.Build(parse, parse.GetValue(concurrency), parse.GetValue(prefetch)) with { AllowedFolders = parse.GetValue(allow) };
             var modelPath = parse.GetValue(model);
             var names = parse.GetValue(backbones);
             if ((modelPath is null) == (names is null))
