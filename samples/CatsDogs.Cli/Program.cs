@@ -16,7 +16,7 @@ internal static class Program
             if (Interlocked.Increment(ref signals) > 1)
             {
                 Console.Error.WriteLine("Stopped.");
-                Environment.Exit(CliApp.Cancelled);
+                ExitAtOnce(CliApp.Cancelled);
             }
 
             Console.Error.WriteLine("Cancelling… (press Ctrl+C again to stop at once)");
@@ -27,4 +27,23 @@ internal static class Program
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         return CliApp.Run(args, Console.Out, Console.Error, cancel.Token);
     }
+
+    // Environment.Exit runs the native exit handlers, which tear ONNX Runtime down under the kernels still running
+    // on its threads; each then prints a red "GetElementType is not implemented" line after "Stopped.". _exit ends
+    // the process without them. Nothing is lost: every output and cache entry is written to a temporary file and
+    // moved into place only when complete.
+    private static void ExitAtOnce(int code)
+    {
+        Console.Error.Flush();
+        Console.Out.Flush();
+        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
+        {
+            _exit(code);
+        }
+
+        Environment.Exit(code);
+    }
+
+    [DllImport("libc", EntryPoint = "_exit")]
+    private static extern void _exit(int status);
 }
