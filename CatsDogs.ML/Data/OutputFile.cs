@@ -4,9 +4,10 @@ namespace CatsDogs.ML.Data;
 
 /// <summary>
 /// Output files that never destroy an input and never leave a half-written result: each path is checked before any
-/// work starts (its folder exists or is created, it is not a folder, not one of the inputs, not a photo name inside an
-/// input folder, and the folder is writable), and written to a temporary file beside it that is moved into place only when complete. A failed write
-/// leaves the previous file as it was; a temporary file left by a crashed run is replaced.
+/// work starts (its folder exists or is created, it is not a folder, not one of the inputs, not a photo name inside
+/// an input folder, and the folder is writable), and written to a temporary file beside it that is moved into place
+/// only when complete. A failed write leaves the previous file as it was; a temporary file left by a crashed run is
+/// replaced.
 /// </summary>
 public static class OutputFile
 {
@@ -16,8 +17,8 @@ public static class OutputFile
     /// </summary>
     /// <param name="path">The output file.</param>
     /// <param name="inputs">
-    /// Files and folders the run reads (a model, photos, a data folder): the output may be none of them, nor a file with a
-    /// photo extension inside an input folder (it would replace a photo, or be listed as one by the next run).
+    /// Files and folders the run reads (a model, photos, a data folder): the output may be none of them, nor a file
+    /// with a photo extension inside an input folder (it would replace a photo, or be listed as one by the next run).
     /// </param>
     /// <exception cref="ArgumentException">The path is a folder, an input, a photo name in an input folder, or cannot be written; the message says which.</exception>
     public static string Prepare(string path, IEnumerable<string>? inputs = null)
@@ -69,7 +70,8 @@ public static class OutputFile
     /// holding an input, or a folder of photos this library did not write (its images would mix with them, and the
     /// mark below would hide them from later listings). It is marked as this library's output, so that a later
     /// listing of a folder above it (<see cref="ImageDataset.FromFolder"/>) never reads its images (overlays,
-    /// thumbnails) back as photos. A folder inside an input folder is fine: the listing skips it. Returns its full path.
+    /// thumbnails) back as photos. A folder inside an input folder is fine: the listing skips it. Returns its full
+    /// path.
     /// </summary>
     /// <param name="directory">The output folder.</param>
     /// <param name="inputs">Photos and folders of photos the run reads.</param>
