@@ -218,6 +218,193 @@ public class HostileCliTests(TinyModel tiny)
         Assert.Contains("   at ", verbose.Stderr, StringComparison.Ordinal); // --verbose adds the stack trace
     }
 
+    [Fact]
+    public void OutputWithAPhotoNameInsideTheInputFolder_IsRefusedNamingBoth_AndThePhotoIsIntact()
+    {
+        using var dir = TestEnvironment.NewTempDirectory();
+        var data = Directory.CreateDirectory(dir.File("data")).FullName;
+        foreach (var photo in Directory.GetFiles(tiny.PhotosDirectory))
+        {
+            File.Copy(photo, Path.Combine(data, Path.GetFileName(photo)));
+        }
+
+        File.Copy(Path.Combine(data, "cat.1.png"), Path.Combine(data, "cat.200.jpg"));
+        var photoBytes = File.ReadAllBytes(Path.Combine(data, "cat.200.jpg"));
+        Directory.CreateSymbolicLink(dir.File("alias"), data);
+        var model = new[] { "--models-dir", tiny.ModelsDirectory, "--no-cache" };
+        foreach (var args in new[]
+        {
+            new[] { "predict", tiny.ModelPath, data, "--out", Path.Combine(data, "cat.200.jpg") }, // a listed photo
+            ["predict", tiny.ModelPath, dir.File("alias"), "--out", Path.Combine(data, "cat.200.jpg")], // the same, through a link
+            ["train", data, "--out", Path.Combine(data, "cat.201.jpg"), "--backbones", "tiny", "--catalog", Catalogue(dir)], // not there yet: the next run would list it
+            ["submit", tiny.ModelPath, data, "--out", Path.Combine(data, "new", "dog.3.PNG")],
+        })
+        {
+            var result = CliProcess.Run(Timeout, [.. args, .. model]);
+            CliProcess.AssertCleanFailure(result, string.Join(' ', args));
+            Assert.Contains($"inside the input folder '", result.Stderr, StringComparison.Ordinal);
+            Assert.Contains(args[Array.IndexOf(args, "--out") + 1], result.Stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("ONNX Runtime:", result.Stderr, StringComparison.Ordinal); // before any work
+        }
+
+        Assert.Equal(photoBytes, File.ReadAllBytes(Path.Combine(data, "cat.200.jpg")));
+        Assert.False(File.Exists(Path.Combine(data, "cat.201.jpg")));
+
+        // A CSV beside the photos is fine: the next listing does not read it.
+        var csv = CliProcess.Run(Timeout, ["predict", tiny.ModelPath, data, "--out", Path.Combine(data, "p.csv"), .. model]);
+        Assert.True(csv.ExitCode == 0, csv.Stderr);
+        var again = CliProcess.Run(Timeout, ["predict", tiny.ModelPath, data, .. model]);
+        Assert.Contains($"listed {Directory.GetFiles(tiny.PhotosDirectory).Length + 1}.", again.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ExplainOrReportsIntoTheInputFolder_OrAFolderOfPhotos_AreRefused_AndNothingIsWrittenThere()
+    {
+        using var dir = TestEnvironment.NewTempDirectory();
+        var data = Directory.CreateDirectory(dir.File("data")).FullName;
+        var other = Directory.CreateDirectory(dir.File("other")).FullName;
+        foreach (var photo in Directory.GetFiles(tiny.PhotosDirectory).Order(StringComparer.Ordinal).Take(6))
+        {
+            File.Copy(photo, Path.Combine(data, Path.GetFileName(photo)));
+            File.Copy(photo, Path.Combine(other, Path.GetFileName(photo)));
+        }
+
+        var before = Directory.GetFileSystemEntries(data).Order(StringComparer.Ordinal).ToArray();
+        var model = new[] { "--models-dir", tiny.ModelsDirectory };
+        foreach (var (args, says) in new (string[] Args, string Says)[]
+        {
+            (["explain", tiny.ModelPath, data, "--out", data], "is the input folder of this run"),
+            (["explain", tiny.ModelPath, Path.Combine(data, "cat.1.png"), "--out", data], "holds the input"),
+            (["explain", tiny.ModelPath, dir.File("other"), "--out", dir.Path], "holds the input"),
+            (["explain", tiny.ModelPath, other, "--out", data], "already holds photos this tool did not write"),
+            (["evaluate", tiny.ModelPath, data, "--report", data, "--no-cache"], "is the input folder of this run"),
+        })
+        {
+            var result = CliProcess.Run(Timeout, [.. args, .. model]);
+            CliProcess.AssertCleanFailure(result, string.Join(' ', args));
+            Assert.Contains(says, result.Stderr, StringComparison.Ordinal);
+            Assert.Contains($"Output folder '{args[Array.IndexOf(args, args[0] == "evaluate" ? "--report" : "--out") + 1]}'", result.Stderr, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(before, Directory.GetFileSystemEntries(data).Order(StringComparer.Ordinal).ToArray()); // no overlay, no marker
+        var predict = CliProcess.Run(Timeout, ["predict", tiny.ModelPath, data, .. model, "--no-cache"]);
+        Assert.Contains("Scored 6, skipped 0, listed 6.", predict.Stderr, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public void SignKey_FromADeviceAFifoAFolderOrAHugeSparseFile_IsRefusedAtOnce_NamingTheFile()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "FIFOs, /dev/zero and sparse files are made on Linux only.");
+        using var dir = TestEnvironment.NewTempDirectory();
+        System.Diagnostics.Process.Start("mkfifo", dir.File("key.fifo"))!.WaitForExit();
+        using (var sparse = File.Create(dir.File("key.huge")))
+        {
+            sparse.SetLength(3L << 30); // 3 GiB of holes: no disk used
+        }
+
+        File.WriteAllText(dir.File("key.short"), "tiny");
+        var cases = new (string Key, string Says)[]
+        {
+            ("/dev/zero", "not a regular file"),
+            (dir.File("key.fifo"), "not a regular file"),
+            (dir.Path, "a folder"),
+            (dir.File("key.huge"), "3,221,225,472 bytes, more than the key size limit of 4,096 bytes"),
+            (dir.File("key.short"), "holds 4 bytes"),
+            (dir.File("key.missing"), "does not exist"),
+        };
+        foreach (var (key, says) in cases)
+        {
+            foreach (var args in new[]
+            {
+                new[] { "predict", tiny.ModelPath, tiny.PhotosDirectory, "--models-dir", tiny.ModelsDirectory, "--sign-key", key },
+                ["train", tiny.PhotosDirectory, "--out", dir.File("m.zip"), "--backbones", "tiny", "--catalog", Catalogue(dir), "--models-dir", tiny.ModelsDirectory, "--no-cache", "--sign-key", key],
+            })
+            {
+                var result = CliProcess.Run(TimeSpan.FromSeconds(30), args); // a FIFO read would block: the timeout fails the test
+                CliProcess.AssertCleanFailure(result, $"{args[0]} --sign-key {key}");
+                Assert.Contains($"Key file '{key}'", result.Stderr, StringComparison.Ordinal);
+                Assert.Contains(says, result.Stderr, StringComparison.Ordinal);
+                Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            }
+        }
+
+        Assert.False(File.Exists(dir.File("m.zip")));
+    }
+
+    [SkippableFact]
+    public void WebApp_OnABadKeyFileOrDevice_ExitsWithOneLine_WithoutBlocking()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "FIFOs and /dev/zero are made on Linux only.");
+        using var dir = TestEnvironment.NewTempDirectory();
+        System.Diagnostics.Process.Start("mkfifo", dir.File("key.fifo"))!.WaitForExit();
+        foreach (var (option, value, says) in new[]
+        {
+            ("--sign-key", "/dev/zero", "Key file '/dev/zero' is not a regular file"),
+            ("--sign-key", dir.File("key.fifo"), $"Key file '{dir.File("key.fifo")}' is not a regular file"),
+            ("--device", "tpu", "Unknown device 'tpu': use cpu, cuda or cuda:N."),
+        })
+        {
+            var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+            foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "CatsDogs.Web.dll"), "--urls", "http://127.0.0.1:0", "--model", tiny.ModelPath, "--models-dir", tiny.ModelsDirectory, option, value })
+            {
+                start.ArgumentList.Add(a);
+            }
+
+            using var process = System.Diagnostics.Process.Start(start)!;
+            var stderr = process.StandardError.ReadToEndAsync();
+            _ = process.StandardOutput.ReadToEndAsync();
+            if (!process.WaitForExit(TimeSpan.FromSeconds(30)))
+            {
+                process.Kill(entireProcessTree: true);
+                Assert.Fail($"the web app with {option} {value} did not exit within 30 s");
+            }
+
+            process.WaitForExit();
+            var text = stderr.Result;
+            Assert.True(process.ExitCode == 1, $"{option} {value}: exit code {process.ExitCode}: {text}");
+            Assert.Contains("error: " + says, text, StringComparison.Ordinal);
+            Assert.DoesNotContain("(Parameter '", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", text, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void BatchWithNoUsablePhoto_ExitsOne_SayingNothingWasDone_AndWritesNothing()
+    {
+        using var dir = TestEnvironment.NewTempDirectory();
+        var data = Directory.CreateDirectory(dir.File("data")).FullName;
+        foreach (var name in new[] { "cat.1.jpg", "dog.2.jpg", "cat.3.jpg" })
+        {
+            File.WriteAllText(Path.Combine(data, name), "this is a text file, not a photo\n");
+        }
+
+        var model = new[] { "--models-dir", tiny.ModelsDirectory, "--no-cache" };
+        foreach (var (args, output, says) in new (string[] Args, string? Output, string Says)[]
+        {
+            (["predict", tiny.ModelPath, Path.Combine(data, "cat.3.jpg")], null, "Nothing was scored: the one listed photo was skipped"),
+            (["predict", tiny.ModelPath, data], null, "Nothing was scored: all 3 listed photos were skipped"),
+            (["predict", tiny.ModelPath, data, "--out", dir.File("p.csv")], dir.File("p.csv"), "Nothing was scored"),
+            (["submit", tiny.ModelPath, data, "--out", dir.File("s.csv"), "--allow-missing"], dir.File("s.csv"), "Nothing was scored"),
+            (["explain", tiny.ModelPath, data, "--out", dir.File("cam")], dir.File("cam/contact-sheet.png"), "Nothing was explained"),
+            (["evaluate", tiny.ModelPath, data], null, "no photo could be scored"),
+        })
+        {
+            var result = CliProcess.Run(Timeout, [.. args, .. model.Where(a => args[0] != "explain" || a != "--no-cache")]);
+            CliProcess.AssertCleanFailure(result, string.Join(' ', args));
+            Assert.Contains(says, result.Stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("path,dog_probability", result.Stdout, StringComparison.Ordinal);
+            if (output is not null)
+            {
+                Assert.False(File.Exists(output), $"{output} was written");
+            }
+
+            if (args[0] != "evaluate")
+            {
+                Assert.Contains("skipped: ", result.Stderr, StringComparison.Ordinal); // the reasons come first
+            }
+        }
+    }
+
     // A catalogue file that adds the tiny backbone.
     private static string Catalogue(TempDirectory dir)
     {

@@ -178,6 +178,62 @@ public class HostileInputTests(TinyModel tiny)
         Assert.Equal("the model", File.ReadAllText(model));
     }
 
+    [SkippableFact]
+    public void SigningKeyFile_RefusesDevicesFifosFoldersAndHugeOrShortFiles_WithoutBlocking_NamingTheFile()
+    {
+        using var dir = TestEnvironment.NewTempDirectory();
+        MakeFifo(dir.File("key.fifo"));
+        using (var sparse = File.Create(dir.File("key.huge")))
+        {
+            sparse.SetLength(3L << 30); // 3 GiB of holes: no disk used, and never read
+        }
+
+        File.WriteAllBytes(dir.File("key.short"), new byte[SigningKeyFile.MinBytes - 1]);
+        File.WriteAllBytes(dir.File("key.largest"), new byte[SigningKeyFile.MaxBytes]);
+        File.WriteAllBytes(dir.File("key.over"), new byte[SigningKeyFile.MaxBytes + 1]);
+        foreach (var (path, says) in new[]
+        {
+            ("/dev/zero", "not a regular file"),
+            (dir.File("key.fifo"), "not a regular file"),
+            (dir.Path, "is a folder"),
+            (dir.File("key.huge"), "3,221,225,472 bytes, more than the key size limit of 4,096 bytes"),
+            (dir.File("key.over"), "4,097 bytes, more than the key size limit"),
+            (dir.File("key.short"), "holds 15 bytes"),
+            (dir.File("key.missing"), "does not exist"),
+        })
+        {
+            var e = RunBounded(() => Assert.Throws<ArgumentException>(() => SigningKeyFile.Read(path)));
+            Assert.Contains($"Key file '{path}' ", e.Message, StringComparison.Ordinal);
+            Assert.Contains(says, e.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(SigningKeyFile.MaxBytes, SigningKeyFile.Read(dir.File("key.largest")).Length);
+    }
+
+    [Fact]
+    public void OutputFile_RefusesPhotoNamesInsideInputFolders_AndOutputFoldersOnInputsOrPhotos()
+    {
+        using var dir = CopyOfPhotos(3);
+        var photo = Directory.GetFiles(dir.Path).Order(StringComparer.Ordinal).First();
+        foreach (var output in new[] { photo, dir.File("cat.999.JPG"), dir.File("deeper/dog.1.webp") })
+        {
+            var e = Assert.Throws<ArgumentException>(() => OutputFile.Prepare(output, [dir.Path]));
+            Assert.Contains($"Output '{output}' has a photo extension and lies inside the input folder '{dir.Path}'", e.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(dir.File("p.csv"), OutputFile.Prepare(dir.File("p.csv"), [dir.Path])); // not a photo: never listed
+        Assert.Equal(dir.File("x.png"), OutputFile.Prepare(dir.File("x.png"), [photo])); // the input is one photo, not the folder
+        var marked = OutputFile.PrepareFolder(dir.File("cam"), [dir.Path]); // inside the input, marked: listings skip it
+        Assert.Equal(Path.Combine(marked, "sheet.png"), OutputFile.Prepare(Path.Combine(marked, "sheet.png"), [dir.Path]));
+
+        Assert.Contains("is the input folder of this run", Assert.Throws<ArgumentException>(() => OutputFile.PrepareFolder(dir.Path, [dir.Path])).Message, StringComparison.Ordinal);
+        Assert.Contains("holds the input", Assert.Throws<ArgumentException>(() => OutputFile.PrepareFolder(dir.Path, [photo])).Message, StringComparison.Ordinal);
+        Assert.Contains("already holds photos this tool did not write", Assert.Throws<ArgumentException>(() => OutputFile.PrepareFolder(dir.Path)).Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(dir.File(PhotoFolder.OutputMarker)));
+        Assert.Equal(3, ImageDataset.FromFolder(dir.Path).Count);
+        Assert.Equal(marked, OutputFile.PrepareFolder(marked, [dir.Path])); // a second run into its own folder
+    }
+
     private TempDirectory CopyOfPhotos(int count)
     {
         var dir = TestEnvironment.NewTempDirectory();

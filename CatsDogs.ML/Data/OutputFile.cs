@@ -4,9 +4,10 @@ namespace CatsDogs.ML.Data;
 
 /// <summary>
 /// Output files that never destroy an input and never leave a half-written result: each path is checked before any
-/// work starts (its folder exists or is created, it is not a folder, not one of the inputs, and the folder is
-/// writable), and written to a temporary file beside it that is moved into place only when complete. A failed write
-/// leaves the previous file as it was; a temporary file left by a crashed run is replaced.
+/// work starts (its folder exists or is created, it is not a folder, not one of the inputs, not a photo name inside
+/// an input folder, and the folder is writable), and written to a temporary file beside it that is moved into place
+/// only when complete. A failed write leaves the previous file as it was; a temporary file left by a crashed run is
+/// replaced.
 /// </summary>
 public static class OutputFile
 {
@@ -15,8 +16,11 @@ public static class OutputFile
     /// missing.
     /// </summary>
     /// <param name="path">The output file.</param>
-    /// <param name="inputs">Files and folders the run reads (a model, photos, a data folder): the output may be none of them.</param>
-    /// <exception cref="ArgumentException">The path is a folder, an input, or cannot be written; the message says which.</exception>
+    /// <param name="inputs">
+    /// Files and folders the run reads (a model, photos, a data folder): the output may be none of them, nor a file
+    /// with a photo extension inside an input folder (it would replace a photo, or be listed as one by the next run).
+    /// </param>
+    /// <exception cref="ArgumentException">The path is a folder, an input, a photo name in an input folder, or cannot be written; the message says which.</exception>
     public static string Prepare(string path, IEnumerable<string>? inputs = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
@@ -38,6 +42,11 @@ public static class OutputFile
             {
                 throw new ArgumentException($"Output '{full}' is also an input of this run ('{Path.GetFullPath(input)}'); writing it would destroy the input. Choose another file.");
             }
+
+            if (FileNaming.IsImageFile(full) && ListedFolderHolding(full, input) is { } inputFolder)
+            {
+                throw new ArgumentException($"Output '{full}' has a photo extension and lies inside the input folder '{inputFolder}': it would replace a photo or be read as one by the next run. Choose a name outside that folder or another extension (.csv, .zip).");
+            }
         }
 
         var folder = Path.GetDirectoryName(full)!;
@@ -57,18 +66,44 @@ public static class OutputFile
     }
 
     /// <summary>
-    /// Checks and creates an output folder before the work: it may not be an existing file. It is marked as this
-    /// library's output, so that a later listing of a folder above it (<see cref="ImageDataset.FromFolder"/>) never
-    /// reads its images (overlays, thumbnails) back as photos. Returns its full path.
+    /// Checks and creates an output folder before the work: it may not be an existing file, an input folder, a folder
+    /// holding an input, or a folder of photos this library did not write (its images would mix with them, and the
+    /// mark below would hide them from later listings). It is marked as this library's output, so that a later
+    /// listing of a folder above it (<see cref="ImageDataset.FromFolder"/>) never reads its images (overlays,
+    /// thumbnails) back as photos. A folder inside an input folder is fine: the listing skips it. Returns its full
+    /// path.
     /// </summary>
-    /// <exception cref="ArgumentException">The path is a file, or the folder cannot be created or written.</exception>
-    public static string PrepareFolder(string directory)
+    /// <param name="directory">The output folder.</param>
+    /// <param name="inputs">Photos and folders of photos the run reads.</param>
+    /// <exception cref="ArgumentException">The path is a file, an input, holds an input or photos, or cannot be created or written.</exception>
+    public static string PrepareFolder(string directory, IEnumerable<string>? inputs = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
-        var full = Path.GetFullPath(directory);
-        if (FileKind.Stat(full).Type is FileType.Regular or FileType.Special)
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
+        var target = FileKind.Stat(full);
+        if (target.Type is FileType.Regular or FileType.Special)
         {
             throw new ArgumentException($"Output folder '{full}' is a file; give a folder.");
+        }
+
+        if (target.Type == FileType.Directory)
+        {
+            foreach (var input in inputs ?? [])
+            {
+                var inputFull = Path.TrimEndingDirectorySeparator(Path.GetFullPath(input));
+                if (Ancestors(inputFull).Any(a => SameFolder(a, full, target)))
+                {
+                    throw new ArgumentException(SameFolder(inputFull, full, target)
+                        ? $"Output folder '{full}' is the input folder of this run: its images would be read as photos by the next run. Give a folder of its own (e.g. '{Path.Combine(full, "out")}')."
+                        : $"Output folder '{full}' holds the input '{inputFull}': its images would mix with the photos. Give a folder of its own.");
+                }
+            }
+
+            if (!File.Exists(Path.Combine(full, PhotoFolder.OutputMarker))
+                && PhotoFolder.List(full, [], CancellationToken.None).FirstOrDefault() is { } photo)
+            {
+                throw new ArgumentException($"Output folder '{full}' already holds photos this tool did not write (such as '{photo}'): its images would mix with them. Give a new or empty folder.");
+            }
         }
 
         try
@@ -142,6 +177,55 @@ public static class OutputFile
         var inputIdentity = FileKind.Stat(inputFull);
         return outputIdentity.Type == FileType.Regular && inputIdentity.Type == FileType.Regular && outputIdentity.HasIdentity
             && outputIdentity.Device == inputIdentity.Device && outputIdentity.Inode == inputIdentity.Inode;
+    }
+
+    // The input folder (as given) that a listing of it would reach the output through, or null: the output's
+    // folders are compared with the input by identity, so links count, and a folder marked as output ends the
+    // search (listings skip it).
+    private static string? ListedFolderHolding(string output, string input)
+    {
+        var inputFull = Path.GetFullPath(input);
+        var inputIdentity = FileKind.Stat(inputFull);
+        if (inputIdentity.Type != FileType.Directory)
+        {
+            return null;
+        }
+
+        foreach (var folder in Ancestors(Path.GetDirectoryName(output)!))
+        {
+            if (SameFolder(folder, inputFull, inputIdentity))
+            {
+                return inputFull;
+            }
+
+            if (File.Exists(Path.Combine(folder, PhotoFolder.OutputMarker)))
+            {
+                return null;
+            }
+        }
+
+        return null;
+    }
+
+    // A path and the folders above it, up to the root.
+    private static IEnumerable<string> Ancestors(string path)
+    {
+        for (var p = path; !string.IsNullOrEmpty(p); p = Path.GetDirectoryName(p))
+        {
+            yield return p;
+        }
+    }
+
+    private static bool SameFolder(string path, string folder, FileIdentity folderIdentity)
+    {
+        if (string.Equals(Path.TrimEndingDirectorySeparator(path), Path.TrimEndingDirectorySeparator(folder), StringComparison.Ordinal))
+        {
+            return true;
+        }
+
+        var identity = FileKind.Stat(path);
+        return identity.Type == FileType.Directory && folderIdentity.HasIdentity
+            && identity.Device == folderIdentity.Device && identity.Inode == folderIdentity.Inode;
     }
 
     private static void TryDelete(string path)

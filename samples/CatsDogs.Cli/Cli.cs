@@ -52,6 +52,19 @@ internal sealed class Cli(TextWriter output, TextWriter error)
         }
     }
 
+    /// <summary>
+    /// Fails the run (exit code 1) when a batch used none of its listed photos: an empty result is no answer, and exit
+    /// code 0 would pass it off as one. Call it after <see cref="ReportSkipped"/>, before any output is written.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Nothing was done.</exception>
+    public static void RequireSome(int done, int listed, string verb)
+    {
+        if (done == 0)
+        {
+            throw new InvalidOperationException($"Nothing was {verb}: {(listed == 1 ? "the one listed photo was" : $"all {listed} listed photos were")} skipped (reasons above); no output was written.");
+        }
+    }
+
     /// <summary>One line naming where the backbones run, plus the reason when a requested GPU is not used.</summary>
     public void ReportProviders(CatsDogsClassifier classifier)
     {

@@ -16,7 +16,7 @@ internal static class Program
             if (Interlocked.Increment(ref signals) > 1)
             {
                 Console.Error.WriteLine("Stopped.");
-                Environment.Exit(CliApp.Cancelled);
+                ExitAtOnce(CliApp.Cancelled);
             }
 
             Console.Error.WriteLine("Cancelling… (press Ctrl+C again to stop at once)");
@@ -27,4 +27,22 @@ internal static class Program
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         return CliApp.Run(args, Console.Out, Console.Error, cancel.Token);
     }
+
+    // Environment.Exit runs the native exit handlers, which tear ONNX Runtime down under the kernels still running
+    // on its threads; each then prints a red "GetElementType is not implemented" line after "Stopped.". _exit ends
+    // the process without them, and loses nothing Environment.Exit would keep: .NET runs no finalizers at exit
+    // either, what was written is in the system's cache, and outputs are moved into place only when complete.
+    private static void ExitAtOnce(int code)
+    {
+        Console.Error.Flush(); // stdout is left alone: a reader that stopped reading must not hold up the exit
+        if (OperatingSystem.IsLinux())
+        {
+            _exit(code);
+        }
+
+        Environment.Exit(code);
+    }
+
+    [DllImport("libc", EntryPoint = "_exit")]
+    private static extern void _exit(int status);
 }

@@ -9,7 +9,9 @@ try
 }
 catch (Exception e) when (e is ArgumentException or CatsDogsException or IOException or UnauthorizedAccessException)
 {
-    Console.Error.WriteLine($"error: {e.Message}");
+    // One line, without .NET's " (Parameter 'device')" suffix, which names a variable the user never saw.
+    var message = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
+    Console.Error.WriteLine($"error: {message.ReplaceLineEndings(" ")}");
     return 1;
 }
 

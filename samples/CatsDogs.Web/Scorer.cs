@@ -1,4 +1,5 @@
 using CatsDogs.ML;
+using CatsDogs.ML.Data;
 using CatsDogs.ML.Explain;
 
 namespace CatsDogs.Web;
@@ -12,7 +13,7 @@ public sealed class Scorer : IDisposable
     public Scorer(WebOptions options)
     {
         Options = options;
-        var key = options.SignKey is null ? null : File.ReadAllBytes(options.SignKey);
+        var key = options.SignKey is null ? null : SigningKeyFile.Read(options.SignKey);
         Classifier = CatsDogsClassifier.Load(options.Model, new ModelLoadOptions
         {
             ModelsDirectory = options.ModelsDirectory,

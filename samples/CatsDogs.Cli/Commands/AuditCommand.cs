@@ -29,7 +29,7 @@ internal static class AuditCommand
                 Features = model.Features,
                 Head = model.Head,
             }.Validate();
-            var output = OutputFile.PrepareFolder(parse.GetRequiredValue(outPath));
+            var output = OutputFile.PrepareFolder(parse.GetRequiredValue(outPath), [parse.GetRequiredValue(data)]);
             var dataset = Photos.Folder(parse.GetRequiredValue(data), token, output);
             var report = cli.WithProgress(progress => DatasetAudit.Run(dataset, options, progress, token));
             cli.ReportSkipped(report.Skipped);

@@ -22,8 +22,9 @@ internal static class EvaluateCommand
         cli.SetAction(command, (parse, token) =>
         {
             model.ModelPath(parse);
-            var folder = parse.GetValue(reportDir) is { } r ? OutputFile.PrepareFolder(r) : null;
-            var dataset = Photos.Folder(parse.GetRequiredValue(data), token, folder is null ? [] : [folder]);
+            var dataDir = parse.GetRequiredValue(data);
+            var folder = parse.GetValue(reportDir) is { } r ? OutputFile.PrepareFolder(r, [dataDir]) : null;
+            var dataset = Photos.Folder(dataDir, token, folder is null ? [] : [folder]);
             using var classifier = model.Load(parse, cli);
             var report = cli.WithProgress(progress => classifier.Evaluate(dataset, progress, token));
             cli.ReportSkipped(report.Skipped);

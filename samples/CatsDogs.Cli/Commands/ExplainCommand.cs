@@ -29,7 +29,7 @@ internal static class ExplainCommand
                 throw new ArgumentException($"--sheet must be between 0 and 1024; got {sheetSize}.");
             }
 
-            var dir = OutputFile.PrepareFolder(parse.GetRequiredValue(outPath));
+            var dir = OutputFile.PrepareFolder(parse.GetRequiredValue(outPath), [parse.GetRequiredValue(target)]);
             var images = Photos.At(parse.GetRequiredValue(target), token, dir);
             using var classifier = model.Load(parse, cli);
             using var explainer = classifier.CreateExplainer();
@@ -70,12 +70,13 @@ internal static class ExplainCommand
                 }
             }, progress, token));
 
+            cli.ReportSkipped(skipped);
+            Cli.RequireSome(explained, images.Count, "explained");
             if (cells.Count > 0)
             {
                 ContactSheet.SavePng(cells, Path.Combine(dir, "contact-sheet.png"));
             }
 
-            cli.ReportSkipped(skipped);
             cli.Error.WriteLine($"Explained {explained}, skipped {skipped.Count}, listed {images.Count}; overlays in {dir}.");
             return 0;
         });

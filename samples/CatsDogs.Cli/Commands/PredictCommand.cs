@@ -23,6 +23,8 @@ internal static class PredictCommand
             var images = Photos.At(path, token);
             using var classifier = model.Load(parse, cli);
             var result = cli.WithProgress(progress => classifier.PredictMany(images, progress, token));
+            cli.ReportSkipped(result.Skipped);
+            Cli.RequireSome(result.Scored.Count, images.Count, "scored");
             if (file is not null)
             {
                 OutputFile.WriteText(file, result.ToCsv());
@@ -32,7 +34,6 @@ internal static class PredictCommand
                 cli.Output.Write(result.ToCsv());
             }
 
-            cli.ReportSkipped(result.Skipped);
             cli.Error.WriteLine($"Scored {result.Scored.Count}, skipped {result.Skipped.Count}, listed {images.Count}.");
             return 0;
         });

@@ -56,6 +56,7 @@ internal static class SubmitCommand
             }
             var result = cli.WithProgress(progress => classifier.PredictMany(images, progress, token));
             cli.ReportSkipped(result.Skipped);
+            Cli.RequireSome(result.Scored.Count, images.Count, "scored");
             KaggleSubmission.Write(file, result, options);
             cli.Output.WriteLine($"Wrote {result.Scored.Count} rows to {file} (skipped {result.Skipped.Count}, listed {images.Count}).");
             return 0;

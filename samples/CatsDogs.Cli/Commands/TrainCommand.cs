@@ -30,7 +30,7 @@ internal static class TrainCommand
             var dataDir = parse.GetRequiredValue(data);
             var model = OutputFile.Prepare(parse.GetRequiredValue(outPath), [dataDir]);
             var key = CommonOptions.ReadKey(parse.GetValue(signKey));
-            var folder = parse.GetValue(reportDir) is { } r ? OutputFile.PrepareFolder(r) : null;
+            var folder = parse.GetValue(reportDir) is { } r ? OutputFile.PrepareFolder(r, [dataDir]) : null;
             var dataset = Photos.Folder(dataDir, token, folder is null ? [] : [folder]);
             if (brokerOptions.Given(parse))
             {

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using CatsDogs.ML.Data;
 
 namespace CatsDogs.Cli.Options;
 
@@ -33,16 +34,7 @@ internal static class CommonOptions
         Description = "A file holding a secret key: 'train' signs the model with it (HMAC-SHA256), other commands load only models signed with it.",
     };
 
-    /// <summary>The key bytes of a --sign-key file, or null.</summary>
-    /// <exception cref="ArgumentException">The file is missing or empty.</exception>
-    public static byte[]? ReadKey(string? file)
-    {
-        if (file is null)
-        {
-            return null;
-        }
-
-        var key = File.Exists(file) ? File.ReadAllBytes(file) : throw new ArgumentException($"--sign-key: the key file '{Path.GetFullPath(file)}' does not exist.");
-        return key.Length >= 16 ? key : throw new ArgumentException($"--sign-key: the key file '{Path.GetFullPath(file)}' holds {key.Length} bytes; use at least 16 random bytes.");
-    }
+    /// <summary>The key bytes of a --sign-key file (read by <see cref="SigningKeyFile"/>: regular files of 16 B to 4 KiB only), or null.</summary>
+    /// <exception cref="ArgumentException">The file is missing, special, too short or too long; the message names it.</exception>
+    public static byte[]? ReadKey(string? file) => file is null ? null : SigningKeyFile.Read(file);
 }
