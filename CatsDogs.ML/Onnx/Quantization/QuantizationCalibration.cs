@@ -39,6 +39,12 @@ internal sealed record QuantizationOptions
     /// 8-bit rounding costs accuracy, and it is a small share of the work.
     /// </summary>
     public bool QuantizeFirstConvolution { get; init; }
+
+    /// <summary>
+    /// Tensors whose producing node stays float32 (ONNX Runtime's <c>nodes_to_exclude</c>, named by output): a
+    /// convolution's output, or the Relu or Clip output that follows it. Empty by default.
+    /// </summary>
+    public IReadOnlyList<string> FloatOutputs { get; init; } = [];
 }
 
 /// <summary>One calibration input: the network input tensor of one photo and the photo's SHA-256.</summary>

@@ -79,9 +79,24 @@ internal sealed class QuantizationPlan
         }
 
         var order = graph.Node.Where(trunk.Contains).ToArray();
+        var excluded = new HashSet<NodeProto>(ReferenceEqualityComparer.Instance);
+        foreach (var name in options.FloatOutputs)
+        {
+            if (!producers.TryGetValue(name, out var node))
+            {
+                throw new ArgumentException($"The graph has no tensor named '{name}' (listed to stay float32).");
+            }
+
+            excluded.Add(node);
+            if (node.OpType is "Relu" or "Clip" && producers.TryGetValue(node.Input[0], out var before))
+            {
+                excluded.Add(before);
+            }
+        }
+
         var firstConv = order.FirstOrDefault(n => n.OpType == "Conv");
         bool IsData(string name) => name.Length > 0 && !initializers.ContainsKey(name);
-        bool Quantizable(NodeProto n) => n.Domain is "" or "ai.onnx" && n.OpType switch
+        bool Quantizable(NodeProto n) => n.Domain is "" or "ai.onnx" && !excluded.Contains(n) && n.OpType switch
         {
             "Conv" => (options.QuantizeFirstConvolution || n != firstConv) && n.Input.Count >= 2 && IsData(n.Input[0])
                 && initializers.TryGetValue(n.Input[1], out var w) && w.Dims.Count >= 3 && QuantizationGraph.Consumers(graph, w.Name) == 1
