@@ -28,8 +28,12 @@ internal sealed record QuantizationOptions
     /// </summary>
     public required string FeatureMap { get; init; }
 
-    /// <summary>How activation ranges are calibrated.</summary>
-    public CalibrationMethod Method { get; init; } = CalibrationMethod.MinMax;
+    /// <summary>
+    /// How activation ranges are calibrated. Percentile by default: on the four real backbones (100 calibration photos,
+    /// 100 others) it gave the same or a higher median cosine between int8 and float32 pooled features than min–max,
+    /// and raised the least one from 0.9906 to 0.9952 on mobilenet_v2_tf2 (docs/quantization.md).
+    /// </summary>
+    public CalibrationMethod Method { get; init; } = CalibrationMethod.Percentile;
 
     /// <summary>The percentile of absolute values for <see cref="CalibrationMethod.Percentile"/> (ONNX Runtime's default).</summary>
     public double Percentile { get; init; } = 99.999;
