@@ -49,8 +49,9 @@ public static class Program
         var webLoad = new Option<bool>("--web-load") { Description = "The web app under load: requests/s, p50 and p95 with 1–8 concurrent clients (README)." };
         var requestsOption = new Option<int>("--requests") { Description = "With --web-load: requests per client count.", DefaultValueFactory = _ => 200 };
         var exportBench = new Option<bool>("--export") { Description = "The exported ONNX model's throughput in ONNX Runtime (batch 1 and 8) next to the library's (docs/export.md)." };
+        var precision = new Option<bool>("--precision") { Description = "int8 (QDQ) against float32 on the real backbones: feature cosine, fused operators, file sizes, raw throughput (docs/quantization.md)." };
         var otherPetsOption = new Option<string?>("--other-pets") { Description = "The other-pets photos (default $CATSDOGS_OTHER_PETS_DIR or ../shared/data/other-pets)." };
-        var root = new RootCommand("CatsDogs.ML benchmark") { photosOption, repeatOption, dataOption, modelsOption, deviceOption, rssProbe, profileDecode, batching, rssOnly, graphProbe, quality, qualityOnly, otherPetsOption, brokerOption, brokerBench, messagesOption, webLoad, requestsOption, exportBench };
+        var root = new RootCommand("CatsDogs.ML benchmark") { photosOption, repeatOption, dataOption, modelsOption, deviceOption, rssProbe, profileDecode, batching, rssOnly, graphProbe, quality, qualityOnly, otherPetsOption, brokerOption, brokerBench, messagesOption, webLoad, requestsOption, exportBench, precision };
         root.SetAction(parse =>
         {
             var data = parse.GetValue(dataOption) ?? Environment.GetEnvironmentVariable("CATSDOGS_DATA_DIR") ?? FindShared("data/dogs-vs-cats/train");
@@ -83,6 +84,11 @@ public static class Program
                 var uri = parse.GetValue(brokerOption) ?? Environment.GetEnvironmentVariable("CATSDOGS_BROKER")
                     ?? throw new ArgumentException("Give --broker amqp://… or set CATSDOGS_BROKER.");
                 return BrokerBench.Run(uri, data, parse.GetValue(photosOption), parse.GetValue(messagesOption));
+            }
+
+            if (parse.GetValue(precision))
+            {
+                return PrecisionBench.Run(data, models, parse.GetValue(photosOption), repeat);
             }
 
             if (parse.GetValue(exportBench))
