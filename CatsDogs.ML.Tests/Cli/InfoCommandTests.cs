@@ -43,7 +43,7 @@ public class InfoCommandTests(TinyModel tiny)
     }
 
     [Fact]
-    public void TrainWithLightGbmHead_ThenExplainAndExport_AreRefusedInOneLine()
+    public void TrainWithLightGbmHead_Evaluates_ThenExplainAndExport_AreRefusedInOneLine()
     {
         using var dir = TestEnvironment.NewTempDirectory();
         var catalogue = dir.File("tiny-catalogue.json");
@@ -55,6 +55,14 @@ public class InfoCommandTests(TinyModel tiny)
 
         var info = CliProcess.Run(Timeout, "info", model);
         Assert.Contains("Head:       lightgbm (no linear form", info.Stdout, StringComparison.Ordinal);
+
+        // Evaluating works, its report without the heatmap sheet.
+        var evaluate = CliProcess.Run(Timeout, "evaluate", model, tiny.PhotosDirectory, "--json", "--report", dir.File("report"), "--models-dir", tiny.ModelsDirectory, "--no-cache");
+        Assert.True(evaluate.ExitCode == 0, evaluate.Stderr);
+        using (var report = JsonDocument.Parse(evaluate.Stdout))
+        {
+            Assert.Equal(24, report.RootElement.GetProperty("count").GetInt32());
+        }
 
         var photo = Path.Combine(tiny.PhotosDirectory, "dog.1.png");
         foreach (var args in new[] { new[] { "explain", model, photo, "--out", dir.File("cam") }, ["export", model, "--out", dir.File("m.onnx")] })

@@ -59,7 +59,7 @@ internal static class BundleFormats
     [
         new(2, "0.2.0", "backbone specs with flat preprocessing fields, photo + mirror as a flag, no manifest digest", HasDigest: false, Format2Reader.Read),
         new(3, "0.2.0 (redesign)", "views, nested preprocessing, manifest digest and optional HMAC", HasDigest: true, Format3Reader.Read),
-        new(4, "0.3.0", "the head kind (logistic, lightgbm) and the precision (fp32)", HasDigest: true, Format4Reader.Read),
+        new(4, "the release after 0.2.0", "the head kind (logistic, lightgbm) and the precision (fp32)", HasDigest: true, Format4Reader.Read),
     ];
 
     /// <summary>The format <see cref="ModelBundle.Save"/> writes.</summary>
@@ -77,7 +77,7 @@ internal static class Format2Reader
     public static ManifestContent Read(byte[] bytes, string path)
     {
         var m = ManifestJson.Deserialize<Manifest>(bytes, path);
-        if (m.Backbones is not { Length: > 0 and <= ModelBundle.MaxBackbones })
+        if (m.Backbones is not { Length: > 0 and <= ModelBundle.MaxBackbones } || m.Backbones.Any(b => b is null))
         {
             throw ModelBundle.Bad(path, $"its manifest must list 1 to {ModelBundle.MaxBackbones} backbones");
         }
@@ -191,9 +191,14 @@ internal static class Format3Reader
 
     internal static ManifestContent Map(Manifest3 m, string path, int version, string headKind, string precision)
     {
-        if (m.Backbones is not { Length: > 0 and <= ModelBundle.MaxBackbones })
+        if (m.Backbones is not { Length: > 0 and <= ModelBundle.MaxBackbones } || m.Backbones.Any(b => b is null))
         {
             throw ModelBundle.Bad(path, $"its manifest must list 1 to {ModelBundle.MaxBackbones} backbones, not {m.Backbones.Length:N0}");
+        }
+
+        if (m.Views.Any(v => v is null))
+        {
+            throw ModelBundle.Bad(path, "its manifest lists a view that is null");
         }
 
         if (m.Views.Length is 0 or > ModelBundle.MaxViews)

@@ -128,14 +128,21 @@ internal static class ModelBundle
             }
 
             var manifestBytes = Read(zip, ManifestEntry, MaxManifestBytes, full);
-            var format = FormatOf(manifestBytes, full);
-            if (format.HasDigest)
+            // The digest is checked before the manifest is parsed: a modified manifest is reported as modified.
+            var hasDigest = zip.GetEntry(DigestEntry) is not null;
+            if (hasDigest)
             {
                 var digest = System.Text.Encoding.ASCII.GetString(Read(zip, DigestEntry, 64, full));
                 if (!FixedTimeEqualsHex(digest, Hex(SHA256.HashData(manifestBytes))))
                 {
                     throw Bad(full, $"its '{ManifestEntry}' does not match its digest (the file was modified after saving)");
                 }
+            }
+
+            var format = FormatOf(manifestBytes, full);
+            if (format.HasDigest && !hasDigest)
+            {
+                throw Bad(full, $"it has no '{DigestEntry}' entry");
             }
 
             if (signingKey is not null)
@@ -197,12 +204,12 @@ internal static class ModelBundle
             }
 
             format = root.TryGetProperty("format", out var f) && f.ValueKind == JsonValueKind.String ? f.GetString() : null;
-            if (!root.TryGetProperty("formatVersion", out var v) || !v.TryGetInt32(out version))
+            if (!root.TryGetProperty("formatVersion", out var v) || v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out version))
             {
                 throw Bad(path, "its manifest's field 'formatVersion' is missing or not a whole number");
             }
 
-            readableFrom = root.TryGetProperty("readableFromVersion", out var r) && r.TryGetInt32(out var n) ? n : version;
+            readableFrom = root.TryGetProperty("readableFromVersion", out var r) && r.ValueKind == JsonValueKind.Number && r.TryGetInt32(out var n) ? n : version;
         }
         catch (JsonException e)
         {
@@ -237,6 +244,12 @@ internal static class ModelBundle
         if (manifest.Precision != Fp32)
         {
             throw new ModelBundleException(path, $"Model '{path}' runs its backbones in precision '{manifest.Precision}'; this version of CatsDogs.ML runs {Fp32} only. Upgrade CatsDogs.ML to load it.");
+        }
+
+        // Nullable annotations are enforced on properties, not on list elements.
+        if (manifest.Training is { } t && (t.Trials.Any(x => x is null) || t.Skipped.Any(x => x is null) || t.Excluded.Any(x => x?.Image is null) || t.Best.FoldLogLosses.Count > HeadOptions.MaxFolds))
+        {
+            throw Bad(path, "its training summary lists an empty entry");
         }
 
         foreach (var (spec, hash) in manifest.Specs.Zip(manifest.Hashes))
