@@ -14,9 +14,9 @@ namespace CatsDogs.ML.Tests.Persistence;
 public class SavedFormatTests
 {
     /// <summary>
-    /// P(dog) is a float; 1e-6 is about 16 float steps near 1. Loading the same head on the same features gives the same
-    /// bits (measured: 0 difference), so the slack only forgives a reordered float sum in the feature pipeline, while a
-    /// wrong mapping (a lost mirror view, another resize, another head) moves P(dog) by far more.
+    /// P(dog) is a float; 1e-6 is about 16 float steps near 1. The same head on the same features gives the same bits,
+    /// so the slack only forgives a reordered float sum in the feature pipeline; the fixtures include a P(dog) near 0.5,
+    /// where a wrong mapping (a lost mirror view, another resize, another head) shows at once.
     /// </summary>
     private const double Tolerance = 1e-6;
 
