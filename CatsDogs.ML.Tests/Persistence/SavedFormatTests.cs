@@ -122,6 +122,19 @@ public class SavedFormatTests
     }
 
     [Fact]
+    public void ManifestWithoutARequiredField_NamesIt_WithoutTypeNames()
+    {
+        var path = CurrentFormatCopy(out var dir);
+        using (dir)
+        {
+            BundleFile.EditManifest(path, m => m.AsObject().Remove("head"), rehash: true);
+            var message = Assert.Throws<ModelBundleException>(() => CatsDogsClassifier.Inspect(path)).Message;
+            Assert.Contains("its manifest lacks the field 'head'", message, StringComparison.Ordinal);
+            Assert.DoesNotContain("CatsDogs.ML.Persistence", message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public void TenThousandViews_AreReportedAsTooMany_WithTheLimit()
     {
         var path = CurrentFormatCopy(out var dir);

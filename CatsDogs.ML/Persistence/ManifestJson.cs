@@ -142,6 +142,6 @@ internal static partial class ManifestJson
     [GeneratedRegex(@"\.(?<name>[A-Za-z0-9_]+)|\[(?<index>\d+)\]")]
     private static partial Regex PathStep();
 
-    [GeneratedRegex(@"missing required properties including: (.+?)\.?$")]
+    [GeneratedRegex(@"missing required properties including: ('[^']*'(?:, ?'[^']*')*)")]
     private static partial Regex MissingRequired();
 }
