@@ -12,7 +12,7 @@ using Google.Protobuf;
 namespace CatsDogs.ML;
 
 /// <summary>
-/// A trained cats-vs-dogs classifier: backbones + logistic head, returning P(dog). Get one from
+/// A trained cats-vs-dogs classifier: backbones + a head (<see cref="Head"/>), returning P(dog). Get one from
 /// <see cref="CatsDogsTrainer.Train"/> or <see cref="Load(string, string?, string?, bool, string)"/>; dispose it to release the ONNX Runtime sessions.
 /// All members are safe to call from several threads at once, except <see cref="Dispose"/>.
 /// </summary>
@@ -20,11 +20,11 @@ public sealed class CatsDogsClassifier : IDisposable
 {
     private readonly BackboneSet _backbones;
     private readonly FeatureExtractor _extractor;
-    private readonly LogisticHead _head;
+    private readonly IHead _head;
     private readonly FeatureOptions _features;
     private bool _disposed;
 
-    internal CatsDogsClassifier(BackboneSet backbones, FeatureExtractor extractor, LogisticHead head, TrainingSummary? training, FeatureOptions features, DateTime createdUtc)
+    internal CatsDogsClassifier(BackboneSet backbones, FeatureExtractor extractor, IHead head, TrainingSummary? training, FeatureOptions features, DateTime createdUtc)
     {
         _backbones = backbones;
         _extractor = extractor;
@@ -45,6 +45,9 @@ public sealed class CatsDogsClassifier : IDisposable
     /// requested GPU was not usable.
     /// </summary>
     public IReadOnlyList<(string Backbone, string Provider, string? Notice)> ExecutionProviders => _backbones.Providers;
+
+    /// <summary>The kind of head on the features; <see cref="HeadKinds.Capabilities"/> says what it can do.</summary>
+    public HeadKind Head => _head.Kind;
 
     /// <summary>What training did (regularisation search, photos left out); <c>null</c> when not recorded.</summary>
     public TrainingSummary? Training { get; }
@@ -135,9 +138,11 @@ public sealed class CatsDogsClassifier : IDisposable
     /// </summary>
     /// <exception cref="BackboneFileNotFoundException">A backbone file is missing.</exception>
     /// <exception cref="BackboneMismatchException">A backbone file differs from the one the model was loaded with.</exception>
+    /// <exception cref="InvalidOperationException">The head has no linear form (<see cref="HeadCapabilities.HasLinearForm"/>), which CAM needs.</exception>
     public Explainer CreateExplainer()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        _ = _head.LinearForm ?? throw HeadTrainers.NoLinearForm(_head.Kind, "Explaining (CAM)");
         var backbones = _features.OpenBackbones(_backbones.Hashes, withFeatureMaps: true);
         try
         {
@@ -158,9 +163,11 @@ public sealed class CatsDogsClassifier : IDisposable
     /// </summary>
     /// <exception cref="ArgumentException">The output path is the model or a folder, or the contract cannot serve the model's views.</exception>
     /// <exception cref="BackboneMismatchException">A backbone file changed since the model was loaded; the message names it and the fix.</exception>
+    /// <exception cref="InvalidOperationException">The head has no linear form (<see cref="HeadCapabilities.HasLinearForm"/>), which the export needs.</exception>
     public OnnxExportResult ExportOnnx(string path, OnnxExportOptions? options = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        _ = _head.LinearForm ?? throw HeadTrainers.NoLinearForm(_head.Kind, "ONNX export");
         var output = OutputFile.Prepare(path, _backbones.Select(b => b.ModelPath));
         var files = _backbones.Select(b =>
         {
@@ -175,8 +182,8 @@ public sealed class CatsDogsClassifier : IDisposable
     }
 
     /// <summary>
-    /// Saves a versioned bundle: a manifest (format version, backbones with their specs and file hashes, views,
-    /// training summary, hashes of the other entries) and its digest around ML.NET's own model zip. The backbone files
+    /// Saves a versioned bundle: a manifest (format version, backbones with their specs and file hashes, views, head
+    /// kind, precision, training summary, hashes of the other entries) and its digest around ML.NET's own model zip. The backbone files
     /// themselves are not copied. Written through a temporary file: a failure leaves a previous file intact.
     /// </summary>
     /// <param name="path">The bundle to write.</param>
@@ -206,6 +213,7 @@ public sealed class CatsDogsClassifier : IDisposable
     /// <exception cref="ModelBundleException">The bundle is unreadable, tampered with, unsigned where a key is given, or from another format.</exception>
     /// <exception cref="BackboneFileNotFoundException">A backbone file is missing.</exception>
     /// <exception cref="BackboneMismatchException">A backbone file differs from the one the model was trained with.</exception>
+    /// <remarks>Every saved-model format since CatsDogs.ML 0.2.0 loads, and scores as it did when it was saved.</remarks>
     public static CatsDogsClassifier Load(string path, ModelLoadOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -231,6 +239,29 @@ public sealed class CatsDogsClassifier : IDisposable
             backbones.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Reads what a saved model says about itself (format, backbones with their file hashes, views, head, precision,
+    /// training) without opening its backbones; the checks are those of <see cref="Load(string, ModelLoadOptions)"/>.
+    /// </summary>
+    /// <param name="path">The bundle.</param>
+    /// <param name="signingKey">When given, the bundle must be signed with it.</param>
+    /// <exception cref="ModelBundleException">The bundle is unreadable, tampered with, unsigned where a key is given, or from an unknown format.</exception>
+    public static ModelInfo Inspect(string path, byte[]? signingKey = null)
+    {
+        var model = ModelBundle.Load(path, signingKey);
+        return new ModelInfo(
+            Path.GetFullPath(path),
+            model.FormatVersion,
+            model.Library,
+            model.CreatedUtc,
+            model.Specs.Select((s, i) => new ModelBackbone(s.Name, s.FileName, s.FeatureDimension, model.Hashes[i])).ToArray(),
+            model.Views,
+            model.Head.Kind,
+            HeadKinds.Capabilities(model.Head.Kind),
+            model.Precision,
+            model.Training);
     }
 
     /// <inheritdoc />

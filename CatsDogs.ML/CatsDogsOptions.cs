@@ -7,7 +7,7 @@ namespace CatsDogs.ML;
 
 /// <summary>
 /// How to train: <see cref="Features"/> (backbones, views, models folder, cache, device) and <see cref="Head"/>
-/// (seed, cross-validation, L2 grid). The flat properties are shortcuts into those two records, so
+/// (kind, seed, cross-validation, L2 grid). The flat properties are shortcuts into those two records, so
 /// <c>new CatsDogsOptions { Backbones = …, ModelsDirectory = … }</c> reads as one list of settings.
 /// </summary>
 public sealed record CatsDogsOptions
@@ -35,6 +35,9 @@ public sealed record CatsDogsOptions
 
     /// <summary>Where the backbones run: <c>cpu</c> (default), <c>cuda</c> or <c>cuda:N</c>; see <see cref="FeatureOptions.Device"/>.</summary>
     public string Device { get => Features.Device; init => Features = Features with { Device = value }; }
+
+    /// <summary>The kind of head (default logistic); see <see cref="HeadOptions.Kind"/>.</summary>
+    public HeadKind HeadKind { get => Head.Kind; init => Head = Head with { Kind = value }; }
 
     /// <summary>Seed of every random choice (default 42); see <see cref="HeadOptions.Seed"/>.</summary>
     public int Seed { get => Head.Seed; init => Head = Head with { Seed = value }; }

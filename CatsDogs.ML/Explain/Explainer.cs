@@ -25,12 +25,12 @@ public sealed class Explainer : IDisposable
 {
     private readonly BackboneSet _backbones;
     private readonly FeatureExtractor _extractor;
-    private readonly LogisticHead _head;
+    private readonly IHead _head;
     private readonly float[] _weights;
     private readonly double _bias;
     private bool _disposed;
 
-    internal Explainer(BackboneSet mapBackbones, IReadOnlyList<ImageView> views, LogisticHead head, int maxDegreeOfParallelism, long maxPhotoBytes)
+    internal Explainer(BackboneSet mapBackbones, IReadOnlyList<ImageView> views, IHead head, int maxDegreeOfParallelism, long maxPhotoBytes)
     {
         foreach (var backbone in mapBackbones.Where(b => !b.HasFeatureMap))
         {
@@ -40,7 +40,8 @@ public sealed class Explainer : IDisposable
         _backbones = mapBackbones;
         _extractor = new FeatureExtractor(mapBackbones, views, cache: null) { MaxDegreeOfParallelism = maxDegreeOfParallelism, MaxPhotoBytes = maxPhotoBytes };
         _head = head;
-        (_weights, _bias) = head.RawLinearForm();
+        var linear = head.LinearForm ?? throw HeadTrainers.NoLinearForm(head.Kind, "Explaining (CAM)");
+        (_weights, _bias) = (linear.Weights, linear.Bias);
     }
 
     /// <summary>Explains the photo at <paramref name="path"/>.</summary>

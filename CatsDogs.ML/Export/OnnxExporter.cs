@@ -73,8 +73,9 @@ internal static class OnnxExporter
     /// <summary>Builds the model; <paramref name="files"/> are the backbones' ONNX bytes, already checked against their recorded hashes.</summary>
     /// <exception cref="ArgumentException">The contract cannot serve the model's views and backbones, or a graph cannot be carried to opset 18.</exception>
     public static (ModelProto Model, OnnxInputContract Input, string Contract) Build(
-        BackboneSet backbones, IReadOnlyList<byte[]> files, IReadOnlyList<ImageView> views, LogisticHead head, TrainingSummary? training, DateTime createdUtc, OnnxExportOptions options)
+        BackboneSet backbones, IReadOnlyList<byte[]> files, IReadOnlyList<ImageView> views, IHead head, TrainingSummary? training, DateTime createdUtc, OnnxExportOptions options)
     {
+        var linear = head.LinearForm ?? throw HeadTrainers.NoLinearForm(head.Kind, "ONNX export");
         var specs = backbones.Specs;
         var input = Resolve(options.Input, specs, views);
         var graph = new GraphProto { Name = "catsdogs" };
@@ -85,7 +86,7 @@ internal static class OnnxExporter
 
         var features = new List<string>();
         var maps = new List<string>();
-        var (weights, bias) = head.RawLinearForm();
+        var (weights, bias) = (linear.Weights, linear.Bias);
         for (var i = 0; i < specs.Count; i++)
         {
             var spec = specs[i];
@@ -105,7 +106,7 @@ internal static class OnnxExporter
         }
 
         var concatenated = features.Count == 1 ? features[0] : b.Node("Concat", features, "features", OnnxBuild.Int("axis", 1));
-        var (slope, offset) = head.Calibrator();
+        var (slope, offset) = (linear.Slope, linear.Offset);
         var score = b.Node("Add", [b.Node("MatMul", [concatenated, b.Floats("head_weights", [weights.Length, 1], weights)], "head_dot"), b.Floats("head_bias", [1], [(float)bias])], "score");
         var logit = b.Node("Add", [b.Node("Mul", [score, b.Floats("calibrator_slope", [1], [(float)-slope])], "calibrated_scaled"), b.Floats("calibrator_offset", [1], [(float)-offset])], "calibrated_score");
         var probability = b.Node("Reshape", [b.Node("Sigmoid", [logit], "probability_column"), b.Int64s("flat_shape", -1)], "dog_probability");

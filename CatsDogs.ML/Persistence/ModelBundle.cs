@@ -1,7 +1,6 @@
 using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using CatsDogs.ML.Backbones;
 using CatsDogs.ML.Data;
 using CatsDogs.ML.Imaging;
@@ -13,42 +12,49 @@ namespace CatsDogs.ML.Persistence;
 /// <param name="Specs">Backbones in feature order.</param>
 /// <param name="Hashes">Their files' SHA-256, in the same order.</param>
 /// <param name="Views">The views features are averaged over.</param>
-/// <param name="Head">The fitted head (scaler included).</param>
+/// <param name="Head">The fitted head (scaler included); its kind is recorded in the manifest.</param>
 /// <param name="Training">What training did, when recorded.</param>
 /// <param name="CreatedUtc">When the bundle was saved.</param>
 internal sealed record SavedModel(
-    IReadOnlyList<BackboneSpec> Specs, IReadOnlyList<string> Hashes, IReadOnlyList<ImageView> Views, LogisticHead Head, TrainingSummary? Training, DateTime CreatedUtc);
+    IReadOnlyList<BackboneSpec> Specs, IReadOnlyList<string> Hashes, IReadOnlyList<ImageView> Views, IHead Head, TrainingSummary? Training, DateTime CreatedUtc)
+{
+    /// <summary>The format the bundle was read from (a model being saved is written in the current one).</summary>
+    public int FormatVersion { get; init; } = BundleFormats.Current.Version;
+
+    /// <summary>The library version that wrote the bundle.</summary>
+    public string Library { get; init; } = "";
+
+    /// <summary>The backbones' arithmetic: <c>fp32</c> today.</summary>
+    public string Precision { get; init; } = ModelBundle.Fp32;
+}
 
 /// <summary>
 /// The saved-model format: a zip of <c>manifest.json</c> (format version, backbones in feature order with full
-/// specs and file hashes, the views, hashes of the other entries, the training summary), <c>manifest.sha256</c> (the
-/// manifest's digest, or with a signing key its HMAC-SHA256 in <c>manifest.hmac</c>), <c>scaler.bin</c> (the head's
-/// feature scaler) and <c>head.zip</c> (ML.NET's own model file). Loading checks every entry's size before inflating
-/// it, every hash, every number's range and every weight's finiteness; any failure is a
-/// <see cref="ModelBundleException"/> naming the file and the problem.
+/// specs and file hashes, the views, the head kind, the precision, hashes of the other entries, the training summary),
+/// <c>manifest.sha256</c> (the manifest's digest, or with a signing key its HMAC-SHA256 in <c>manifest.hmac</c>),
+/// <c>scaler.bin</c> (the head's feature scaler) and <c>head.zip</c> (ML.NET's own model file). <see cref="Save"/>
+/// writes <see cref="BundleFormats.Current"/>; <see cref="Load"/> reads every format in <see cref="BundleFormats.All"/>
+/// with that format's reader. Loading checks every entry's size before inflating it, every hash, every number's range
+/// and every weight's finiteness; any failure is a <see cref="ModelBundleException"/> naming the file and the problem.
 /// </summary>
 internal static class ModelBundle
 {
     public const string Format = "CatsDogs.ML model";
-    public const int FormatVersion = 3;
+    public const string Fp32 = "fp32";
     public const long MaxBundleBytes = 256L << 20;
+    public const int MaxBackbones = 16;
+    public const int MaxViews = 64;
     private const long MaxManifestBytes = 16L << 20;
     private const long MaxHeadBytes = 64L << 20;
     private const int MaxEntries = 16;
-    private const int MaxBackbones = 16;
     private const string ManifestEntry = "manifest.json";
     private const string DigestEntry = "manifest.sha256";
     private const string HmacEntry = "manifest.hmac";
     private const string HeadEntry = "head.zip";
     private const string ScalerEntry = "scaler.bin";
 
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        WriteIndented = true,
-        Converters = { new JsonStringEnumConverter(allowIntegerValues: false) },
-        MaxDepth = 32,
-    };
+    /// <summary>The format version <see cref="Save"/> writes.</summary>
+    public static int FormatVersion => BundleFormats.Current.Version;
 
     /// <summary>Writes the bundle through a temporary file (<see cref="OutputFile"/>); <paramref name="signingKey"/> adds an HMAC of the manifest.</summary>
     public static void Save(string path, SavedModel model, byte[]? signingKey = null)
@@ -58,20 +64,23 @@ internal static class ModelBundle
         model.Head.Save(headBytes);
         using var scalerBytes = new MemoryStream();
         model.Head.Scaler.Save(scalerBytes);
-        var manifest = new Manifest
+        var manifest = new Manifest4
         {
             Format = Format,
             FormatVersion = FormatVersion,
+            ReadableFromVersion = FormatVersion,
             Library = typeof(ModelBundle).Assembly.GetName().Version?.ToString() ?? "",
             CreatedUtc = model.CreatedUtc,
             FeatureDimension = model.Head.Dimension,
             Backbones = model.Specs.Select((s, i) => new BackboneEntry { Spec = s, ModelSha256 = model.Hashes[i] }).ToArray(),
             Views = model.Views.Select(v => v.ToString()).ToArray(),
+            Head = HeadKinds.Name(model.Head.Kind),
+            Precision = model.Precision,
             HeadSha256 = Hex(SHA256.HashData(headBytes.ToArray())),
             ScalerSha256 = Hex(SHA256.HashData(scalerBytes.ToArray())),
             Training = model.Training is null ? null : model.Training with { Skipped = [] },
         };
-        var manifestBytes = JsonSerializer.SerializeToUtf8Bytes(manifest, Json);
+        var manifestBytes = JsonSerializer.SerializeToUtf8Bytes(manifest, ManifestJson.Options);
 
         OutputFile.Write(path, stream =>
         {
@@ -88,8 +97,8 @@ internal static class ModelBundle
         });
     }
 
-    /// <summary>Reads and checks a bundle; with <paramref name="signingKey"/>, refuses one whose manifest it did not sign.</summary>
-    /// <exception cref="ModelBundleException">The bundle is missing, unreadable, modified, unsigned or out of range.</exception>
+    /// <summary>Reads and checks a bundle of any known format; with <paramref name="signingKey"/>, refuses one whose manifest it did not sign.</summary>
+    /// <exception cref="ModelBundleException">The bundle is missing, unreadable, modified, unsigned, of an unknown format or out of range.</exception>
     public static SavedModel Load(string path, byte[]? signingKey = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -109,6 +118,7 @@ internal static class ModelBundle
             throw Bad(full, $"it cannot be read: {e.Message}", e);
         }
 
+        // Only what a malformed file can cause is turned into "not a usable model"; anything else is a bug and propagates.
         try
         {
             using var zip = new ZipArchive(new MemoryStream(bytes), ZipArchiveMode.Read);
@@ -118,15 +128,26 @@ internal static class ModelBundle
             }
 
             var manifestBytes = Read(zip, ManifestEntry, MaxManifestBytes, full);
-            var digest = System.Text.Encoding.ASCII.GetString(Read(zip, DigestEntry, 64, full));
-            if (!FixedTimeEqualsHex(digest, Hex(SHA256.HashData(manifestBytes))))
+            // The digest is checked before the manifest is parsed: a modified manifest is reported as modified.
+            var hasDigest = zip.GetEntry(DigestEntry) is not null;
+            if (hasDigest)
             {
-                throw Bad(full, $"its '{ManifestEntry}' does not match its digest (the file was modified after saving)");
+                var digest = System.Text.Encoding.ASCII.GetString(Read(zip, DigestEntry, 64, full));
+                if (!FixedTimeEqualsHex(digest, Hex(SHA256.HashData(manifestBytes))))
+                {
+                    throw Bad(full, $"its '{ManifestEntry}' does not match its digest (the file was modified after saving)");
+                }
+            }
+
+            var format = FormatOf(manifestBytes, full);
+            if (format.HasDigest && !hasDigest)
+            {
+                throw Bad(full, $"it has no '{DigestEntry}' entry");
             }
 
             if (signingKey is not null)
             {
-                var hmac = zip.GetEntry(HmacEntry) is null ? null : System.Text.Encoding.ASCII.GetString(Read(zip, HmacEntry, 64, full));
+                var hmac = !format.HasDigest || zip.GetEntry(HmacEntry) is null ? null : System.Text.Encoding.ASCII.GetString(Read(zip, HmacEntry, 64, full));
                 if (hmac is null || !FixedTimeEqualsHex(hmac, Hex(HMACSHA256.HashData(signingKey, manifestBytes))))
                 {
                     throw new ModelBundleException(full, $"Model '{full}' is {(hmac is null ? "not signed" : "not signed with this key")}; "
@@ -134,34 +155,140 @@ internal static class ModelBundle
                 }
             }
 
-            var manifest = ParseManifest(manifestBytes, full);
-            var headBytes = ReadVerified(zip, HeadEntry, MaxHeadBytes, manifest.HeadSha256, full);
-            var scaler = FeatureScaler.Load(ReadVerified(zip, ScalerEntry, 8 + (8L * manifest.FeatureDimension), manifest.ScalerSha256, full), manifest.FeatureDimension);
-            using var headStream = new MemoryStream(headBytes);
-            var head = LogisticHead.Load(headStream, manifest.FeatureDimension, scaler);
-            var (weights, bias) = head.RawLinearForm();
-            if (!double.IsFinite(bias) || weights.Any(w => !float.IsFinite(w)))
+            var content = Check(format.Read(manifestBytes, full), full);
+            var trainer = HeadTrainers.Named(content.HeadKind)
+                ?? throw Bad(full, $"its head kind '{content.HeadKind}' is not one this version knows ({string.Join(", ", HeadKinds.Names)}); upgrade CatsDogs.ML to load it");
+            var headBytes = ReadVerified(zip, HeadEntry, MaxHeadBytes, content.HeadSha256, full);
+            var scaler = FeatureScaler.Load(ReadVerified(zip, ScalerEntry, 8 + (8L * content.FeatureDimension), content.ScalerSha256, full), content.FeatureDimension);
+            IHead head;
+            try
             {
-                throw Bad(full, "its head holds a weight that is not a finite number");
+                using var headStream = new MemoryStream(headBytes);
+                head = trainer.Load(headStream, content.FeatureDimension, scaler);
+            }
+            catch (Exception e) when (e is FormatException or InvalidOperationException or ArgumentException or NotSupportedException or OverflowException)
+            {
+                // ML.NET reports a malformed model zip with these.
+                throw Bad(full, $"its {trainer.Name} head cannot be loaded ({e.Message.TrimEnd('.')})", e);
             }
 
-            return new SavedModel(
-                manifest.Backbones.Select(b => b.Spec).ToArray(),
-                manifest.Backbones.Select(b => b.ModelSha256).ToArray(),
-                manifest.Views.Select(ImageView.Parse).ToArray(),
-                head,
-                manifest.Training,
-                manifest.CreatedUtc);
+            return new SavedModel(content.Specs, content.Hashes, content.Views, head, content.Training, content.CreatedUtc)
+            {
+                FormatVersion = content.FormatVersion,
+                Library = content.Library,
+                Precision = content.Precision,
+            };
         }
-        catch (ModelBundleException)
+        catch (Exception e) when (e is InvalidDataException or IOException or FormatException)
         {
-            throw;
+            throw Bad(full, $"it cannot be read ({e.Message.TrimEnd('.')}); it may be truncated or not a model saved by CatsDogs.ML", e);
         }
-        catch (Exception e) when (e is InvalidDataException or IOException or JsonException or FormatException or InvalidOperationException
-            or ArgumentException or NotSupportedException or OverflowException or IndexOutOfRangeException or NullReferenceException)
+    }
+
+    internal static ModelBundleException Bad(string path, string problem, Exception? inner = null) =>
+        new(path, $"Model '{path}' is not a usable CatsDogs.ML model: {problem}. Save or train it again.", inner);
+
+    // The format and version fields are read first, in every format's spelling, to choose the reader.
+    private static BundleFormat FormatOf(byte[] manifestBytes, string path)
+    {
+        string? format;
+        int version;
+        int readableFrom;
+        try
         {
-            throw Bad(full, $"it cannot be read ({e.Message}); it may be truncated or not a model saved by CatsDogs.ML", e);
+            using var document = JsonDocument.Parse(manifestBytes, new JsonDocumentOptions { MaxDepth = 32 });
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                throw Bad(path, "its manifest is not a JSON object");
+            }
+
+            format = root.TryGetProperty("format", out var f) && f.ValueKind == JsonValueKind.String ? f.GetString() : null;
+            if (!root.TryGetProperty("formatVersion", out var v) || v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out version))
+            {
+                throw Bad(path, "its manifest's field 'formatVersion' is missing or not a whole number");
+            }
+
+            readableFrom = root.TryGetProperty("readableFromVersion", out var r) && r.ValueKind == JsonValueKind.Number && r.TryGetInt32(out var n) ? n : version;
         }
+        catch (JsonException e)
+        {
+            throw Bad(path, $"its manifest is not valid JSON (line {e.LineNumber + 1})", e);
+        }
+
+        if (format != Format)
+        {
+            throw Bad(path, $"its manifest says format '{format}', not '{Format}'");
+        }
+
+        if (BundleFormats.Of(version) is { } known)
+        {
+            return known;
+        }
+
+        // A later format that declares itself readable by this one (it only added fields) is read by the newest reader.
+        if (version > FormatVersion && readableFrom <= FormatVersion && BundleFormats.Of(readableFrom) is not null)
+        {
+            return BundleFormats.Current;
+        }
+
+        throw new ModelBundleException(path, version > FormatVersion
+            ? $"Model '{path}' was saved in format version {version}; this version of CatsDogs.ML reads {BundleFormats.Range}. Upgrade CatsDogs.ML to load it."
+            : version is >= 1 and < BundleFormats.OldestReleased
+                ? $"Model '{path}' was saved in format version {version} by a development build before CatsDogs.ML 0.2.0; this version reads {BundleFormats.Range}. Train it again with 'catsdogs train <data-dir> --out {Path.GetFileName(path)}'."
+                : $"Model '{path}' says format version {version}, which no CatsDogs.ML ever wrote; this version reads {BundleFormats.Range}. Train it again with 'catsdogs train <data-dir> --out {Path.GetFileName(path)}'.");
+    }
+
+    private static ManifestContent Check(ManifestContent manifest, string path)
+    {
+        if (manifest.Precision != Fp32)
+        {
+            throw new ModelBundleException(path, $"Model '{path}' runs its backbones in precision '{manifest.Precision}'; this version of CatsDogs.ML runs {Fp32} only. Upgrade CatsDogs.ML to load it.");
+        }
+
+        // Nullable annotations are enforced on properties, not on list elements.
+        if (manifest.Training is { } t && (t.Trials.Any(x => x is null) || t.Skipped.Any(x => x is null) || t.Excluded.Any(x => x?.Image is null) || t.Best.FoldLogLosses.Count > HeadOptions.MaxFolds))
+        {
+            throw Bad(path, "its training summary lists an empty entry");
+        }
+
+        foreach (var (spec, hash) in manifest.Specs.Zip(manifest.Hashes))
+        {
+            try
+            {
+                BackboneSpecChecks.ThrowIfInvalid(spec);
+            }
+            catch (ArgumentException e)
+            {
+                throw Bad(path, e.Message.TrimEnd('.'), e);
+            }
+
+            if (hash is not { Length: 64 } || !hash.All(char.IsAsciiHexDigit))
+            {
+                throw Bad(path, $"backbone '{spec.Name}' has no valid file hash");
+            }
+        }
+
+        if (manifest.Specs.GroupBy(s => s.Name, StringComparer.OrdinalIgnoreCase).Any(g => g.Count() > 1))
+        {
+            throw Bad(path, "a backbone is listed twice");
+        }
+
+        if (manifest.Specs.Sum(s => (long)s.FeatureDimension) != manifest.FeatureDimension)
+        {
+            throw Bad(path, "its backbones do not add up to the head's feature dimension");
+        }
+
+        try
+        {
+            ImageView.CheckList(manifest.Views);
+        }
+        catch (ArgumentException e)
+        {
+            throw Bad(path, $"its views are invalid: {e.Message.TrimEnd('.')}", e);
+        }
+
+        return manifest;
     }
 
     private static void Add(ZipArchive zip, string name, byte[] bytes, CompressionLevel level = CompressionLevel.Optimal)
@@ -207,124 +334,8 @@ internal static class ModelBundle
         return bytes;
     }
 
-    private static Manifest ParseManifest(byte[] bytes, string path)
-    {
-        Manifest? manifest;
-        try
-        {
-            manifest = JsonSerializer.Deserialize<Manifest>(bytes, Json);
-        }
-        catch (JsonException e)
-        {
-            throw Bad(path, $"its manifest is not valid ({e.Message})", e);
-        }
-
-        if (manifest is null)
-        {
-            throw Bad(path, "its manifest is empty");
-        }
-
-        if (manifest.Format != Format)
-        {
-            throw Bad(path, $"its manifest says format '{manifest.Format}', not '{Format}'");
-        }
-
-        if (manifest.FormatVersion > FormatVersion)
-        {
-            throw new ModelBundleException(path, $"Model '{path}' was saved in format version {manifest.FormatVersion} by CatsDogs.ML {manifest.Library}; "
-                + $"this version reads format {FormatVersion}. Upgrade CatsDogs.ML to load it.");
-        }
-
-        if (manifest.FormatVersion < FormatVersion)
-        {
-            throw new ModelBundleException(path, $"Model '{path}' was saved in format version {manifest.FormatVersion} by an earlier CatsDogs.ML "
-                + $"({manifest.Library}); this version reads format {FormatVersion} (views, manifest digest): train it again with this version.");
-        }
-
-        if (manifest.Backbones is not { Length: > 0 and <= MaxBackbones } || manifest.Backbones.Any(b => b is null))
-        {
-            throw Bad(path, $"it must list 1 to {MaxBackbones} backbones");
-        }
-
-        foreach (var entry in manifest.Backbones)
-        {
-            try
-            {
-                BackboneSpecChecks.ThrowIfInvalid(entry.Spec ?? throw new ArgumentException("a backbone has no spec."));
-            }
-            catch (ArgumentException e)
-            {
-                throw Bad(path, e.Message.TrimEnd('.'), e);
-            }
-
-            if (entry.ModelSha256 is not { Length: 64 } || !entry.ModelSha256.All(char.IsAsciiHexDigit))
-            {
-                throw Bad(path, $"backbone '{entry.Spec.Name}' has no valid file hash");
-            }
-        }
-
-        if (manifest.Backbones.GroupBy(b => b.Spec.Name, StringComparer.OrdinalIgnoreCase).Any(g => g.Count() > 1))
-        {
-            throw Bad(path, "a backbone is listed twice");
-        }
-
-        if (manifest.Backbones.Sum(b => (long)b.Spec.FeatureDimension) != manifest.FeatureDimension)
-        {
-            throw Bad(path, "its backbones do not add up to the head's feature dimension");
-        }
-
-        if (manifest.Views is not { Length: > 0 and <= 64 } || manifest.HeadSha256 is null || manifest.ScalerSha256 is null)
-        {
-            throw Bad(path, "its manifest lacks the views or the hashes of its entries");
-        }
-
-        try
-        {
-            ImageView.CheckList(manifest.Views.Select(ImageView.Parse).ToArray());
-        }
-        catch (ArgumentException e)
-        {
-            throw Bad(path, $"its views are invalid: {e.Message.TrimEnd('.')}", e);
-        }
-
-        return manifest;
-    }
-
     private static bool FixedTimeEqualsHex(string a, string b) =>
         a.Length == b.Length && CryptographicOperations.FixedTimeEquals(System.Text.Encoding.ASCII.GetBytes(a.ToLowerInvariant()), System.Text.Encoding.ASCII.GetBytes(b.ToLowerInvariant()));
 
     private static string Hex(byte[] bytes) => Convert.ToHexStringLower(bytes);
-
-    private static ModelBundleException Bad(string path, string problem, Exception? inner = null) =>
-        new(path, $"Model '{path}' is not a usable CatsDogs.ML model: {problem}. Save or train it again.", inner);
-
-    private sealed record Manifest
-    {
-        public required string Format { get; init; }
-
-        public required int FormatVersion { get; init; }
-
-        public string Library { get; init; } = "";
-
-        public DateTime CreatedUtc { get; init; }
-
-        public required int FeatureDimension { get; init; }
-
-        public required BackboneEntry[] Backbones { get; init; }
-
-        public required string[] Views { get; init; }
-
-        public required string HeadSha256 { get; init; }
-
-        public required string ScalerSha256 { get; init; }
-
-        public TrainingSummary? Training { get; init; }
-    }
-
-    private sealed record BackboneEntry
-    {
-        public required BackboneSpec Spec { get; init; }
-
-        public required string ModelSha256 { get; init; }
-    }
 }

@@ -1,8 +1,14 @@
 namespace CatsDogs.ML.Training;
 
-/// <summary>How the head is fitted on the features: the seed, the cross-validation and the L2 weights it chooses from.</summary>
+/// <summary>How the head is fitted on the features: its kind, the seed, the cross-validation and the L2 weights it chooses from.</summary>
 public sealed record HeadOptions
 {
+    /// <summary>
+    /// The kind of head (default <see cref="HeadKind.Logistic"/>); see <see cref="HeadKinds.Capabilities"/> for what
+    /// each can do. The saved model records it.
+    /// </summary>
+    public HeadKind Kind { get; init; } = HeadKind.Logistic;
+
     /// <summary>Seed of every random choice (cross-validation folds); the same seed and data give the same head.</summary>
     public int Seed { get; init; } = 42;
 
@@ -18,7 +24,7 @@ public sealed record HeadOptions
 
     /// <summary>
     /// L2 weights tried; the one with the lowest cross-validated log loss wins. Strong L2 is the measured optimum on
-    /// pooled ImageNet features; weak L2 overfits.
+    /// pooled ImageNet features; weak L2 overfits. For <see cref="HeadKind.LightGbm"/> it is the L2 on leaf values.
     /// </summary>
     public IReadOnlyList<float> L2Grid { get; init; } = [3f, 10f, 20f, 30f, 50f, 100f, 200f, 300f, 1000f];
 
@@ -32,6 +38,11 @@ public sealed record HeadOptions
     /// <exception cref="ArgumentException">A value is out of range.</exception>
     public HeadOptions Validate()
     {
+        if (!Enum.IsDefined(Kind))
+        {
+            throw new ArgumentException($"Kind {(int)Kind} is not a head kind; the kinds are {string.Join(", ", HeadKinds.Names)}.");
+        }
+
         if (Folds is < 2 or > MaxFolds)
         {
             throw new ArgumentException($"Folds must be between 2 and {MaxFolds}; got {Folds}.");

@@ -30,9 +30,9 @@ public sealed record RegularizationTrial(float L2, double ValidationLogLoss, dou
 internal sealed record HeadSearch(IReadOnlyList<RegularizationTrial> Trials, RegularizationTrial Best, IReadOnlyList<double> OutOfFold, IReadOnlyList<int> Excluded, int Folds, double SubmissionClip);
 
 /// <summary>
-/// Fits the head: scales the features (<see cref="FeatureScaler"/>), chooses the L2 weight by stratified k-fold
-/// cross-validation, leaves out photos whose label the out-of-fold model confidently contradicts (the original
-/// work's outlier cleaning), and refits on the rest.
+/// Fits the head of kind <see cref="HeadOptions.Kind"/> (<see cref="IHeadTrainer"/>): scales the features
+/// (<see cref="FeatureScaler"/>), chooses the L2 weight by stratified k-fold cross-validation, leaves out photos whose
+/// label the out-of-fold model confidently contradicts (the original work's outlier cleaning), and refits on the rest.
 /// </summary>
 internal static class HeadTrainer
 {
@@ -46,7 +46,7 @@ internal static class HeadTrainer
     public static double BestClip(IReadOnlyList<bool> isDog, IReadOnlyList<double> probabilities) =>
         ClipGrid.MinBy(c => Metrics.LogLoss(isDog, probabilities.Select(p => Math.Clamp(p, c, 1 - c)).ToArray()));
 
-    public static (LogisticHead Head, HeadSearch Search) Train(
+    public static (IHead Head, HeadSearch Search) Train(
         IReadOnlyList<float[]> features,
         IReadOnlyList<PetLabel> labels,
         IReadOnlyList<int> blocks,
@@ -54,6 +54,7 @@ internal static class HeadTrainer
         CancellationToken cancellationToken)
     {
         options.Validate();
+        var kind = HeadTrainers.Of(options.Kind);
 
         var scaler = FeatureScaler.Fit(features, blocks);
         var scaled = features.Select(f => scaler.Apply(f)).ToArray();
@@ -68,7 +69,7 @@ internal static class HeadTrainer
         {
             var fit = Enumerable.Range(0, scaled.Length).Where(i => fold[i] != job.f).ToArray();
             var held = Enumerable.Range(0, scaled.Length).Where(i => fold[i] == job.f).ToArray();
-            var model = LogisticHead.Fit(fit.Select(i => scaled[i]).ToArray(), fit.Select(i => isDog[i]).ToArray(), options.L2Grid[job.k], options.Seed, scaler);
+            var model = kind.Fit(fit.Select(i => scaled[i]).ToArray(), fit.Select(i => isDog[i]).ToArray(), options.L2Grid[job.k], options.Seed, scaler);
             var p = model.PredictScaled(held.Select(i => scaled[i]).ToArray());
             for (var i = 0; i < held.Length; i++)
             {
@@ -103,7 +104,7 @@ internal static class HeadTrainer
             : [];
         var keep = Enumerable.Range(0, scaled.Length).Except(excluded).ToArray();
         cancellationToken.ThrowIfCancellationRequested();
-        var head = LogisticHead.Fit(keep.Select(i => scaled[i]).ToArray(), keep.Select(i => isDog[i]).ToArray(), best.L2, options.Seed, scaler);
+        var head = kind.Fit(keep.Select(i => scaled[i]).ToArray(), keep.Select(i => isDog[i]).ToArray(), best.L2, options.Seed, scaler);
         return (head, new HeadSearch(trials, best, oof, excluded, folds, BestClip(isDog, oof)));
     }
 }

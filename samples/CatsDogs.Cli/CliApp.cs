@@ -27,6 +27,7 @@ public static class CliApp
             AuditCommand.Create(cli),
             ExplainCommand.Create(cli),
             ExportCommand.Create(cli),
+            InfoCommand.Create(cli),
             WorkerCommand.Create(cli),
             ScatterCommand.Create(cli),
             GatherCommand.Create(cli),

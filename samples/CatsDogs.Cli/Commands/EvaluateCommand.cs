@@ -2,6 +2,7 @@ using System.CommandLine;
 using CatsDogs.Cli.Options;
 using CatsDogs.ML.Data;
 using CatsDogs.ML.Evaluation;
+using CatsDogs.ML.Training;
 using Spectre.Console;
 
 namespace CatsDogs.Cli.Commands;
@@ -30,7 +31,8 @@ internal static class EvaluateCommand
             cli.ReportSkipped(report.Skipped);
             if (folder is not null)
             {
-                using var explainer = classifier.CreateExplainer();
+                // A head without a linear form has no heatmaps: the report goes without the worst photos' sheet.
+                using var explainer = HeadKinds.Capabilities(classifier.Head).HasLinearForm ? classifier.CreateExplainer() : null;
                 cli.Error.WriteLine($"Report: {report.WriteHtml(folder, explainer)}");
             }
 

@@ -14,8 +14,8 @@ internal sealed class ModelOptions(bool asOption = false)
     private readonly Option<string> _device = CommonOptions.Device();
     private readonly Option<string?> _signKey = CommonOptions.SignKey();
 
-    /// <summary>Adds the model argument (first) and the options to <paramref name="command"/>.</summary>
-    public ModelOptions AddTo(Command command, bool withCache = true)
+    /// <summary>Adds the model argument (first) and the options to <paramref name="command"/>; without backbones only the signing key.</summary>
+    public ModelOptions AddTo(Command command, bool withCache = true, bool withBackbones = true)
     {
         if (asOption)
         {
@@ -26,7 +26,7 @@ internal sealed class ModelOptions(bool asOption = false)
             command.Add(_model);
         }
 
-        foreach (var option in withCache ? new Option[] { _modelsDir, _cache, _noCache, _device, _signKey } : [_modelsDir, _device, _signKey])
+        foreach (var option in !withBackbones ? new Option[] { _signKey } : withCache ? [_modelsDir, _cache, _noCache, _device, _signKey] : [_modelsDir, _device, _signKey])
         {
             command.Add(option);
         }
@@ -56,6 +56,9 @@ internal sealed class ModelOptions(bool asOption = false)
         cli.ReportProviders(classifier);
         return classifier;
     }
+
+    /// <summary>The signing key the model must be signed with, if --sign-key was given.</summary>
+    public byte[]? SigningKey(ParseResult parse) => CommonOptions.ReadKey(parse.GetValue(_signKey));
 
     /// <summary>How to open the model: backbones folder, cache, device, signing key.</summary>
     public ModelLoadOptions LoadOptions(ParseResult parse) => new()

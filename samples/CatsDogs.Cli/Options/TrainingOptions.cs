@@ -2,6 +2,7 @@ using System.CommandLine;
 using CatsDogs.ML;
 using CatsDogs.ML.Backbones;
 using CatsDogs.ML.Imaging;
+using CatsDogs.ML.Training;
 
 namespace CatsDogs.Cli.Options;
 
@@ -15,6 +16,12 @@ internal sealed class TrainingOptions(string defaultBackbones)
     private readonly Option<string?> _catalog = CommonOptions.Catalog();
     private readonly Option<int> _seed = new("--seed") { Description = "Seed of every random choice (splits, folds).", DefaultValueFactory = _ => 42 };
     private readonly Option<int> _folds = new("--folds") { Description = "Cross-validation folds that choose the regularisation (2 to 20).", DefaultValueFactory = _ => 5 };
+    private readonly Option<string> _head = new("--head")
+    {
+        Description = $"The head on the features: {string.Join(" or ", HeadKinds.Names)} (only {HeadKinds.Names[0]} can be explained and exported).",
+        DefaultValueFactory = _ => HeadKinds.Names[0],
+    };
+
     private readonly Option<string?> _views = new("--views") { Description = "Views each photo is shown in, features averaged over them: native, squash, cropF, each optionally +mirror, @SIZE for a larger input (default squash,squash+mirror,crop0.875,crop0.875+mirror)." };
     private readonly Option<bool> _noMirror = new("--no-mirror") { Description = "Only the native view (a quarter of the default backbone work); the same as --views native." };
     private readonly Option<string?> _modelsDir = CommonOptions.ModelsDir();
@@ -25,7 +32,7 @@ internal sealed class TrainingOptions(string defaultBackbones)
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public TrainingOptions AddTo(Command command)
     {
-        foreach (var option in new Option[] { _backbones, _catalog, _seed, _folds, _views, _noMirror, _modelsDir, _cache, _noCache, _device })
+        foreach (var option in new Option[] { _backbones, _catalog, _seed, _folds, _head, _views, _noMirror, _modelsDir, _cache, _noCache, _device })
         {
             command.Add(option);
         }
@@ -52,6 +59,7 @@ internal sealed class TrainingOptions(string defaultBackbones)
             Views = parse.GetValue(_noMirror) ? [ImageView.Native] : parse.GetValue(_views) is { } views ? ImageView.ParseList(views) : ImageView.Defaults,
             Seed = parse.GetValue(_seed),
             Folds = parse.GetValue(_folds),
+            HeadKind = HeadKinds.Parse(parse.GetRequiredValue(_head)),
             ModelsDirectory = parse.GetValue(_modelsDir),
             CacheDirectory = parse.GetValue(_cache),
             UseCache = !parse.GetValue(_noCache),
