@@ -13,12 +13,21 @@ internal static class ImageDecoder
     /// <summary>Changes whenever decoding or resizing could give different pixels; part of every cache key.</summary>
     public const string Version = "skia-rgba-white-bilinear-mipnearest-v2";
 
-    /// <summary>Largest image (in pixels, after any scaled decoding) decoded in memory: 64 MP = 256 MiB of RGBA.</summary>
+    /// <summary>Largest image (in pixels, after any scaled decoding) the decoder reads: 64 MP.</summary>
     public const long MaxDecodedPixels = 64L * 1024 * 1024;
 
     /// <summary>
+    /// Above this many pixels (after any JPEG/WebP scaled decoding) a photo counts as very large and is reduced while
+    /// it is decoded: row by row, by the largest whole factor whose short side still covers the size the views need,
+    /// averaging each factor × factor block. Photos at or below it decode exactly as before, so their features (and
+    /// cache keys) do not change. Chosen so that no photo's pixels, overlay or heatmap exceed 16 MP (64 MiB of RGBA).
+    /// </summary>
+    public const long LargePhotoPixels = 16L * 1024 * 1024;
+
+    /// <summary>
     /// Decodes <paramref name="data"/>. When the format supports it (JPEG), decodes at the smallest scale whose
-    /// short side still covers <paramref name="minSize"/>, which bounds memory for huge photos and saves time. With
+    /// short side still covers <paramref name="minSize"/>, which bounds memory for huge photos and saves time. A photo
+    /// still above <see cref="LargePhotoPixels"/> is reduced while it is decoded (see there). With
     /// <paramref name="into"/>, the pixels live in that reusable buffer (the image must be disposed before its next
     /// use); otherwise in a native bitmap of the image's own.
     /// </summary>
@@ -66,8 +75,9 @@ internal static class ImageDecoder
                 return null;
             }
 
-            var size = ChooseDecodeSize(codec, minSize);
-            return (size.Width, size.Height);
+            var (size, factor) = ChooseDecodeSize(codec, minSize);
+            var reduced = Reduced(size, factor);
+            return (reduced.Width, reduced.Height);
         }
     }
 
@@ -79,7 +89,7 @@ internal static class ImageDecoder
             throw new ImageDecodeException(source, $"the header gives an empty size {full.Width}×{full.Height}.");
         }
 
-        var size = ChooseDecodeSize(codec, minSize);
+        var (size, factor) = ChooseDecodeSize(codec, minSize);
         if ((long)size.Width * size.Height > MaxDecodedPixels)
         {
             throw new ImageDecodeException(
@@ -87,7 +97,8 @@ internal static class ImageDecoder
                 $"{full.Width}×{full.Height} pixels is larger than the decode budget of {MaxDecodedPixels / 1_000_000} megapixels.");
         }
 
-        var info = new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
+        var target = Reduced(size, factor);
+        var info = new SKImageInfo(target.Width, target.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
         var bitmap = new SKBitmap();
         try
         {
@@ -95,10 +106,12 @@ internal static class ImageDecoder
             var allocated = reused != IntPtr.Zero ? bitmap.InstallPixels(info, reused, info.RowBytes) : bitmap.TryAllocPixels(info);
             if (!allocated)
             {
-                throw new ImageDecodeException(source, $"cannot allocate {size.Width}×{size.Height} pixels.");
+                throw new ImageDecodeException(source, $"cannot allocate {target.Width}×{target.Height} pixels.");
             }
 
-            var result = codec.GetPixels(info, bitmap.GetPixels());
+            var result = factor == 1
+                ? codec.GetPixels(info, bitmap.GetPixels())
+                : DecodeReduced(codec, size, factor, bitmap);
             if (result != SKCodecResult.Success)
             {
                 throw new ImageDecodeException(source, Explain(result));
@@ -114,7 +127,9 @@ internal static class ImageDecoder
         }
     }
 
-    private static SKSizeI ChooseDecodeSize(SKCodec codec, int minSize)
+    // The size the codec decodes at (JPEG and WebP scale while decoding), and the whole factor a very large photo is
+    // then reduced by (1: not reduced).
+    private static (SKSizeI Size, int Factor) ChooseDecodeSize(SKCodec codec, int minSize)
     {
         var best = codec.Info.Size;
         foreach (var scale in new[] { 0.5f, 0.25f, 0.125f })
@@ -128,7 +143,99 @@ internal static class ImageDecoder
             best = scaled;
         }
 
-        return best;
+        if ((long)best.Width * best.Height <= LargePhotoPixels)
+        {
+            return (best, 1);
+        }
+
+        // At least the factor that brings the photo under the large-photo size, so that a small minSize cannot
+        // leave it huge; more when the views need less.
+        var under = (int)Math.Ceiling(Math.Sqrt((double)best.Width * best.Height / LargePhotoPixels));
+        var covering = Math.Min(best.Width, best.Height) / Math.Max(1, minSize);
+        return (best, Math.Max(2, Math.Max(under, covering)));
+    }
+
+    private static SKSizeI Reduced(SKSizeI size, int factor) =>
+        factor == 1 ? size : new SKSizeI((size.Width + factor - 1) / factor, (size.Height + factor - 1) / factor);
+
+    // Decodes a very large photo a band of `factor` rows at a time (where the codec can: JPEG, non-interlaced PNG,
+    // BMP) and averages each factor × factor block of premultiplied pixels into `target` (blocks at the right and
+    // bottom edges average the pixels they have). Memory: one band, not the photo. Codecs that cannot decode by rows
+    // (GIF, WebP, interlaced PNG) decode whole into a temporary bitmap, which is reduced the same way and freed at once.
+    private static unsafe SKCodecResult DecodeReduced(SKCodec codec, SKSizeI size, int factor, SKBitmap target)
+    {
+        var info = new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
+        var rowBytes = info.RowBytes;
+        var output = new Span<byte>((void*)target.GetPixels(), target.Info.BytesSize);
+        var sums = new uint[target.Width * 4];
+        if (codec.StartScanlineDecode(info) == SKCodecResult.Success && codec.ScanlineOrder == SKCodecScanlineOrder.TopDown)
+        {
+            var band = GC.AllocateUninitializedArray<byte>(rowBytes * factor, pinned: true);
+            fixed (byte* bandPixels = band)
+            {
+                for (int y = 0, outY = 0; y < size.Height; y += factor, outY++)
+                {
+                    var rows = Math.Min(factor, size.Height - y);
+                    if (codec.GetScanlines((IntPtr)bandPixels, rows, rowBytes) != rows)
+                    {
+                        return SKCodecResult.IncompleteInput;
+                    }
+
+                    AverageBand(band, rowBytes, rows, size.Width, factor, sums, output.Slice(outY * target.RowBytes, target.Width * 4));
+                }
+            }
+
+            return SKCodecResult.Success;
+        }
+
+        using var whole = new SKBitmap();
+        if (!whole.TryAllocPixels(info))
+        {
+            return SKCodecResult.InternalError;
+        }
+
+        var result = codec.GetPixels(info, whole.GetPixels());
+        if (result != SKCodecResult.Success)
+        {
+            return result;
+        }
+
+        var pixels = new ReadOnlySpan<byte>((void*)whole.GetPixels(), info.BytesSize);
+        for (int y = 0, outY = 0; y < size.Height; y += factor, outY++)
+        {
+            var rows = Math.Min(factor, size.Height - y);
+            AverageBand(pixels.Slice(y * rowBytes, rows * rowBytes), rowBytes, rows, size.Width, factor, sums, output.Slice(outY * target.RowBytes, target.Width * 4));
+        }
+
+        return SKCodecResult.Success;
+    }
+
+    // One output row: the rounded mean of each block of `factor` columns × `rows` rows of RGBA.
+    private static void AverageBand(ReadOnlySpan<byte> band, int rowBytes, int rows, int width, int factor, uint[] sums, Span<byte> output)
+    {
+        Array.Clear(sums);
+        for (var r = 0; r < rows; r++)
+        {
+            var row = band.Slice(r * rowBytes, width * 4);
+            for (var x = 0; x < width; x++)
+            {
+                var s = (x / factor) * 4;
+                var p = x * 4;
+                sums[s] += row[p];
+                sums[s + 1] += row[p + 1];
+                sums[s + 2] += row[p + 2];
+                sums[s + 3] += row[p + 3];
+            }
+        }
+
+        for (var o = 0; o < output.Length / 4; o++)
+        {
+            var count = (uint)(Math.Min(factor, width - (o * factor)) * rows);
+            for (var c = 0; c < 4; c++)
+            {
+                output[(o * 4) + c] = (byte)((sums[(o * 4) + c] + (count / 2)) / count);
+            }
+        }
     }
 
     private static string Explain(SKCodecResult result) => result switch
