@@ -1,10 +1,9 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
-using System.IO.Compression;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using CatsDogs.ML.Tests.Imaging;
 using SkiaSharp;
 using Xunit;
 using Xunit.Abstractions;
@@ -232,66 +231,8 @@ public sealed class WebAttackTests(TinyModel tiny, ITestOutputHelper output)
         return content;
     }
 
-    // An RGB PNG of one colour, written row by row (the worst case of the issue: 187 KB for 8000 × 8000).
-    private static byte[] FlatPng(int width, int height)
-    {
-        using var png = new MemoryStream();
-        png.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
-        var header = new byte[13];
-        BinaryPrimitives.WriteInt32BigEndian(header, width);
-        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), height);
-        header[8] = 8; // bit depth
-        header[9] = 2; // RGB
-        Chunk(png, "IHDR", header);
-        using var data = new MemoryStream();
-        using (var zlib = new ZLibStream(data, CompressionLevel.SmallestSize, leaveOpen: true))
-        {
-            var row = new byte[1 + (width * 3)];
-            for (var x = 0; x < width; x++)
-            {
-                row[1 + (x * 3)] = 200;
-                row[2 + (x * 3)] = 120;
-                row[3 + (x * 3)] = 40;
-            }
-
-            for (var y = 0; y < height; y++)
-            {
-                zlib.Write(row);
-            }
-        }
-
-        Chunk(png, "IDAT", data.ToArray());
-        Chunk(png, "IEND", []);
-        return png.ToArray();
-    }
-
-    private static void Chunk(Stream png, string type, byte[] body)
-    {
-        var typed = Encoding.ASCII.GetBytes(type).Concat(body).ToArray();
-        var length = new byte[4];
-        BinaryPrimitives.WriteInt32BigEndian(length, body.Length);
-        png.Write(length);
-        png.Write(typed);
-        var crc = new byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(crc, Crc32(typed));
-        png.Write(crc);
-    }
-
-    // PNG's CRC-32 (ISO 3309), bit by bit: the chunks are few.
-    private static uint Crc32(byte[] bytes)
-    {
-        var crc = 0xFFFFFFFFu;
-        foreach (var b in bytes)
-        {
-            crc ^= b;
-            for (var k = 0; k < 8; k++)
-            {
-                crc = (crc & 1) != 0 ? 0xEDB88320u ^ (crc >> 1) : crc >> 1;
-            }
-        }
-
-        return ~crc;
-    }
+    // An RGB PNG of one colour (the worst case of the issue: about 187 KB for 8000 × 8000).
+    private static byte[] FlatPng(int width, int height) => RowPng.Write(width, height, (_, _) => (200, 120, 40));
 
     private static byte[] NoisePng(int width, int height)
     {

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using SkiaSharp;
 
 namespace CatsDogs.ML.Imaging;
@@ -17,12 +19,13 @@ internal static class ImageDecoder
     public const long MaxDecodedPixels = 64L * 1024 * 1024;
 
     /// <summary>
-    /// Above this many pixels (after any JPEG/WebP scaled decoding) a photo counts as very large and is reduced while
-    /// it is decoded: row by row, by the largest whole factor whose short side still covers the size the views need,
-    /// averaging each factor × factor block. Photos at or below it decode exactly as before, so their features (and
-    /// cache keys) do not change. Chosen so that no photo's pixels, overlay or heatmap exceed 16 MP (64 MiB of RGBA).
+    /// Above this many pixels (after any JPEG scaled decoding) a photo counts as very large and is reduced while it is
+    /// decoded: row by row, by the smallest whole factor that brings it to about this size (but never below the size
+    /// the views need), averaging each factor × factor block. Photos at or below it decode exactly as before, so their
+    /// features do not change. 4 MP = 16 MiB of RGBA: what <see cref="PixelBuffer"/> keeps, and a bound on the
+    /// decoded pixels, heatmap and overlay of any photo.
     /// </summary>
-    public const long LargePhotoPixels = 16L * 1024 * 1024;
+    public const long LargePhotoPixels = 4L * 1024 * 1024;
 
     /// <summary>
     /// Decodes <paramref name="data"/>. When the format supports it (JPEG), decodes at the smallest scale whose
@@ -148,11 +151,11 @@ internal static class ImageDecoder
             return (best, 1);
         }
 
-        // At least the factor that brings the photo under the large-photo size, so that a small minSize cannot
-        // leave it huge; more when the views need less.
+        // The factor that brings the photo to about the large-photo size, unless that would leave its short side
+        // below what the views need (a very long strip is then decoded whole, within MaxDecodedPixels).
         var under = (int)Math.Ceiling(Math.Sqrt((double)best.Width * best.Height / LargePhotoPixels));
         var covering = Math.Min(best.Width, best.Height) / Math.Max(1, minSize);
-        return (best, Math.Max(2, Math.Max(under, covering)));
+        return (best, Math.Max(1, Math.Min(under, covering)));
     }
 
     private static SKSizeI Reduced(SKSizeI size, int factor) =>
@@ -210,25 +213,35 @@ internal static class ImageDecoder
         return SKCodecResult.Success;
     }
 
-    // One output row: the rounded mean of each block of `factor` columns × `rows` rows of RGBA.
+    // One output row: the rounded mean of each block of `factor` columns × `rows` rows of RGBA. Reads each pixel as
+    // one little-endian uint (R in the low byte), without bounds checks: this loop sees every pixel of a huge photo.
     private static void AverageBand(ReadOnlySpan<byte> band, int rowBytes, int rows, int width, int factor, uint[] sums, Span<byte> output)
     {
         Array.Clear(sums);
+        var blocks = output.Length / 4;
         for (var r = 0; r < rows; r++)
         {
-            var row = band.Slice(r * rowBytes, width * 4);
-            for (var x = 0; x < width; x++)
+            ref var row = ref MemoryMarshal.GetReference(band.Slice(r * rowBytes, width * 4));
+            for (int o = 0, x = 0; o < blocks; o++)
             {
-                var s = (x / factor) * 4;
-                var p = x * 4;
-                sums[s] += row[p];
-                sums[s + 1] += row[p + 1];
-                sums[s + 2] += row[p + 2];
-                sums[s + 3] += row[p + 3];
+                uint red = 0, green = 0, blue = 0, alpha = 0;
+                for (var end = Math.Min(width, x + factor); x < end; x++)
+                {
+                    var pixel = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref row, x * 4));
+                    red += pixel & 0xFF;
+                    green += (pixel >> 8) & 0xFF;
+                    blue += (pixel >> 16) & 0xFF;
+                    alpha += pixel >> 24;
+                }
+
+                sums[o * 4] += red;
+                sums[(o * 4) + 1] += green;
+                sums[(o * 4) + 2] += blue;
+                sums[(o * 4) + 3] += alpha;
             }
         }
 
-        for (var o = 0; o < output.Length / 4; o++)
+        for (var o = 0; o < blocks; o++)
         {
             var count = (uint)(Math.Min(factor, width - (o * factor)) * rows);
             for (var c = 0; c < 4; c++)
