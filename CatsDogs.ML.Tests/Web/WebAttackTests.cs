@@ -106,7 +106,7 @@ public sealed class WebAttackTests(TinyModel tiny, ITestOutputHelper output)
         using (content)
         {
             using var response = await client.PostAsync("api/predict", content);
-            await AssertProblem(response, 400);
+            output.WriteLine($"{what}: {await AssertProblem(response, 400)}");
         }
     }
 
@@ -172,13 +172,15 @@ public sealed class WebAttackTests(TinyModel tiny, ITestOutputHelper output)
     private async Task<WebServer> Start(params string[] args) =>
         await WebServer.StartAsync(["--model", tiny.ModelPath, "--models-dir", tiny.ModelsDirectory, .. args]);
 
-    private static async Task AssertProblem(HttpResponseMessage response, int status)
+    // Asserts a problem details answer with this status; returns its detail.
+    private static async Task<string?> AssertProblem(HttpResponseMessage response, int status)
     {
         Assert.Equal(status, (int)response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
         Assert.Equal(status, body.GetProperty("status").GetInt32());
         Assert.False(string.IsNullOrWhiteSpace(body.GetProperty("title").GetString()));
+        return body.TryGetProperty("detail", out var detail) ? detail.GetString() : null;
     }
 
     // Sends a request that announces 100 KB and trickles its body at 300 B/s; returns how long until the server hung up.

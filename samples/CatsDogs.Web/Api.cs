@@ -91,8 +91,10 @@ public static class Api
         }
     }
 
-    // The overlay as PNG, scaled down (mipmapped bilinear) so that its longer side is at most MaxOverlaySide.
-    private static (byte[] Png, int Width, int Height) Overlay(Explanation e)
+    // The overlay as PNG, scaled down (mipmapped bilinear) so that its longer side is at most MaxOverlaySide. Skia
+    // reads the explanation's pixels in place and writes into a managed array: the large overlay is never copied to
+    // the native heap, where freed blocks of this size stay with the process.
+    private static unsafe (byte[] Png, int Width, int Height) Overlay(Explanation e)
     {
         if (Math.Max(e.Width, e.Height) <= MaxOverlaySide)
         {
@@ -101,15 +103,23 @@ public static class Api
 
         var scale = (double)MaxOverlaySide / Math.Max(e.Width, e.Height);
         int width = Math.Max(1, (int)Math.Round(e.Width * scale)), height = Math.Max(1, (int)Math.Round(e.Height * scale));
-        using var full = SKImage.FromPixelCopy(new SKImageInfo(e.Width, e.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul), e.OverlayRgba);
-        using var small = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul));
-        using (var pixmap = small.PeekPixels())
+        var sourceInfo = new SKImageInfo(e.Width, e.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        var targetInfo = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        var small = new byte[targetInfo.BytesSize];
+        fixed (byte* source = e.OverlayRgba)
+        fixed (byte* target = small)
         {
-            full.ScalePixels(pixmap, new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear));
-        }
+            using var sourcePixels = new SKPixmap(sourceInfo, (IntPtr)source, sourceInfo.RowBytes);
+            using var targetPixels = new SKPixmap(targetInfo, (IntPtr)target, targetInfo.RowBytes);
+            if (!sourcePixels.ScalePixels(targetPixels, new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear)))
+            {
+                throw new InvalidOperationException($"SkiaSharp could not scale a {e.Width}×{e.Height} overlay to {width}×{height}.");
+            }
 
-        using var data = small.Encode(SKEncodedImageFormat.Png, 100);
-        return (data.ToArray(), width, height);
+            using var data = targetPixels.Encode(SKEncodedImageFormat.Png, 100)
+                ?? throw new InvalidOperationException($"SkiaSharp could not encode a {width}×{height} overlay as PNG.");
+            return (data.ToArray(), width, height);
+        }
     }
 
     private static string Label(float p) => p >= 0.5f ? "dog" : "cat";
