@@ -62,8 +62,8 @@ internal static class WebLoadBench
         Console.WriteLine($"Web app, worst photos — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores; ResNet18 with the default views; POST /api/explain; the app's limit is {Environment.ProcessorCount} concurrent requests.");
         Console.WriteLine();
         var ordinary = File.ReadAllBytes(all[^1].Path);
-        Explain(client, [ordinary], 1, 2); // warm-up
-        Console.WriteLine($"After loading the model and explaining an ordinary photo: resident memory {PeakMegabytes(app.Id, "VmRSS")} MB (peak {PeakMegabytes(app.Id)} MB).");
+        Explain(client, [ordinary], Environment.ProcessorCount, 4 * Environment.ProcessorCount); // warm-up, as many at once as the app scores
+        Console.WriteLine($"After loading the model and explaining ordinary photos, {Environment.ProcessorCount} at once: resident memory {PeakMegabytes(app.Id, "VmRSS")} MB (peak {PeakMegabytes(app.Id)} MB).");
         Console.WriteLine();
         Console.WriteLine("| request | clients | answers | latency (median / max) |");
         Console.WriteLine("|---|---:|---|---:|");
