@@ -77,9 +77,10 @@ public static class Uploads
         {
             return Refuse(400, $"The multipart body is malformed: {data.Message}");
         }
-        catch (IOException io) when (!token.IsCancellationRequested)
+        catch (IOException) when (!token.IsCancellationRequested)
         {
-            return Refuse(400, $"The multipart body is truncated or malformed: {io.Message}");
+            // MultipartReader's own words ("… may have already been read by another component") mislead here.
+            return Refuse(400, $"The multipart body ends before its closing boundary '--{boundary}--': it is empty, truncated or not multipart/form-data.");
         }
     }
 
