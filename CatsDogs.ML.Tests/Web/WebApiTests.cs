@@ -4,6 +4,7 @@ using System.Text.Json;
 using CatsDogs.ML.Data;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using SkiaSharp;
 using Xunit;
 
@@ -76,22 +77,52 @@ public sealed class WebApiTests(TinyModel tiny) : IDisposable
         {
             using var response = await client.PostAsync("/api/predict", content);
             Assert.Equal(status, (int)response.StatusCode);
-            Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
             var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
-            var error = body.ValueKind == JsonValueKind.Array ? body[0].GetProperty("error").GetString() : body.GetProperty("error").GetString();
-            Assert.False(string.IsNullOrWhiteSpace(error));
+            if (body.ValueKind == JsonValueKind.Array)
+            {
+                // Photos that could not be scored, each with its reason.
+                Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+                Assert.False(string.IsNullOrWhiteSpace(body[0].GetProperty("error").GetString()));
+            }
+            else
+            {
+                Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+                Assert.Equal(status, body.GetProperty("status").GetInt32());
+                Assert.False(string.IsNullOrWhiteSpace(body.GetProperty("detail").GetString()));
+            }
         }
     }
 
     [Fact]
-    public async Task MoreConcurrentRequestsThanTheLimit_Get429_WithRetryAfter()
+    public async Task AllScoringSlotsBusy_Get429_WithRetryAfter_AsProblemDetails()
     {
-        // A real server: its request bodies stream, so a slow upload really holds its permit.
+        var factory = Factory(("max-concurrent", "1"));
+        using var client = factory.CreateClient();
+        var photo = File.ReadAllBytes(Path.Combine(tiny.PhotosDirectory, "dog.1.png"));
+
+        // The test holds the only slot, as a request being scored would.
+        using (var held = factory.Services.GetRequiredService<CatsDogs.Web.ScoringSlots>().TryTake())
+        {
+            Assert.True(held.IsAcquired);
+            using var refused = await client.PostAsync("/api/predict", Form([("quick.png", photo)]));
+            Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+            Assert.Equal("1", refused.Headers.RetryAfter?.ToString());
+            Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+            Assert.Contains("requests at once", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using var answered = await client.PostAsync("/api/predict", Form([("quick.png", photo)]));
+        Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
+    }
+
+    [Fact]
+    public async Task ASlowUpload_HoldsNoScoringSlot()
+    {
+        // A real server: its request bodies stream, so a slow upload is really in flight while the other is scored.
         await using var server = await WebServer.StartAsync("--model", tiny.ModelPath, "--models-dir", tiny.ModelsDirectory, "--max-concurrent", "1");
         using var client = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(60) };
         var photo = File.ReadAllBytes(Path.Combine(tiny.PhotosDirectory, "dog.1.png"));
 
-        // The first request holds the only permit while its body trickles in; the second is turned away at once.
         var gate = new TaskCompletionSource();
         using var slow = new MultipartFormDataContent { { new SlowContent(photo, gate.Task), "file", "slow.png" } };
         var first = client.PostAsync("/api/predict", slow);
@@ -99,10 +130,26 @@ public sealed class WebApiTests(TinyModel tiny) : IDisposable
         using var second = await client.PostAsync("/api/predict", Form([("quick.png", photo)]));
         gate.SetResult();
         using var firstResponse = await first.WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.Equal(HttpStatusCode.TooManyRequests, second.StatusCode);
-        Assert.Equal("1", second.Headers.RetryAfter?.ToString());
-        Assert.Contains("requests at once", await second.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
         Assert.Equal(HttpStatusCode.OK, firstResponse.StatusCode);
+    }
+
+    [Fact]
+    public async Task Help_ListsEveryOptionTheAppReads_AndExitsWithCode0()
+    {
+        var (code, stdout, _) = await RunApp("--help");
+        Assert.Equal(0, code);
+        Assert.All(CatsDogs.Web.WebOptions.Definitions, o => Assert.Contains($"--{o.Key} {o.Value}", stdout, StringComparison.Ordinal));
+        Assert.Contains("--max-concurrent", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ReadyCheck_SaysReady_WithTheBackboneCount()
+    {
+        using var client = Client();
+        var ready = JsonDocument.Parse(await client.GetStringAsync("/health/ready")).RootElement;
+        Assert.Equal("ready", ready.GetProperty("status").GetString());
+        Assert.Equal(tiny.Classifier.Backbones.Count, ready.GetProperty("backbones").GetInt32());
     }
 
     [Fact]
@@ -126,16 +173,9 @@ public sealed class WebApiTests(TinyModel tiny) : IDisposable
     [Fact]
     public async Task WithoutAModel_TheAppSaysSo_AndExitsWithCode1()
     {
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "CatsDogs.Web.dll"));
-        start.ArgumentList.Add("--urls");
-        start.ArgumentList.Add("http://127.0.0.1:0");
-        using var process = System.Diagnostics.Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await process.WaitForExitAsync(timeout.Token);
-        Assert.Equal(1, process.ExitCode);
-        Assert.Contains("--model model.zip", await stderr, StringComparison.Ordinal);
+        var (code, _, stderr) = await RunApp("--urls", "http://127.0.0.1:0");
+        Assert.Equal(1, code);
+        Assert.Contains("--model model.zip", stderr, StringComparison.Ordinal);
     }
 
     public void Dispose()
@@ -146,7 +186,38 @@ public sealed class WebApiTests(TinyModel tiny) : IDisposable
         }
     }
 
-    private HttpClient Client(params (string Key, string Value)[] settings)
+    // The app as its own process (bounded to 30 s): exit code, stdout, stderr.
+    private static async Task<(int Code, string Stdout, string Stderr)> RunApp(params string[] args)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "CatsDogs.Web.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    private HttpClient Client(params (string Key, string Value)[] settings) => Factory(settings).CreateClient();
+
+    private WebApplicationFactory<Program> Factory(params (string Key, string Value)[] settings)
     {
         var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
         {
@@ -158,7 +229,7 @@ public sealed class WebApiTests(TinyModel tiny) : IDisposable
             }
         });
         _factories.Add(factory);
-        return factory.CreateClient();
+        return factory;
     }
 
     internal static MultipartFormDataContent Form(IEnumerable<(string Name, byte[] Bytes)> files)

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using SkiaSharp;
 
 namespace CatsDogs.ML.Imaging;
@@ -13,12 +15,22 @@ internal static class ImageDecoder
     /// <summary>Changes whenever decoding or resizing could give different pixels; part of every cache key.</summary>
     public const string Version = "skia-rgba-white-bilinear-mipnearest-v2";
 
-    /// <summary>Largest image (in pixels, after any scaled decoding) decoded in memory: 64 MP = 256 MiB of RGBA.</summary>
+    /// <summary>Largest image (in pixels, after any scaled decoding) the decoder reads: 64 MP.</summary>
     public const long MaxDecodedPixels = 64L * 1024 * 1024;
 
     /// <summary>
+    /// Above this many pixels (after any JPEG scaled decoding) a photo counts as very large and is reduced while it is
+    /// decoded: row by row, by the smallest whole factor that brings it to about this size (but never below the size
+    /// the views need), averaging each factor × factor block. Photos at or below it decode exactly as before, so their
+    /// features do not change. 4 MP = 16 MiB of RGBA: what <see cref="PixelBuffer"/> keeps, and a bound on the
+    /// decoded pixels, heatmap and overlay of any photo.
+    /// </summary>
+    public const long LargePhotoPixels = 4L * 1024 * 1024;
+
+    /// <summary>
     /// Decodes <paramref name="data"/>. When the format supports it (JPEG), decodes at the smallest scale whose
-    /// short side still covers <paramref name="minSize"/>, which bounds memory for huge photos and saves time. With
+    /// short side still covers <paramref name="minSize"/>, which bounds memory for huge photos and saves time. A photo
+    /// still above <see cref="LargePhotoPixels"/> is reduced while it is decoded (see there). With
     /// <paramref name="into"/>, the pixels live in that reusable buffer (the image must be disposed before its next
     /// use); otherwise in a native bitmap of the image's own.
     /// </summary>
@@ -66,8 +78,9 @@ internal static class ImageDecoder
                 return null;
             }
 
-            var size = ChooseDecodeSize(codec, minSize);
-            return (size.Width, size.Height);
+            var (size, factor) = ChooseDecodeSize(codec, minSize);
+            var reduced = Reduced(size, factor);
+            return (reduced.Width, reduced.Height);
         }
     }
 
@@ -79,7 +92,7 @@ internal static class ImageDecoder
             throw new ImageDecodeException(source, $"the header gives an empty size {full.Width}×{full.Height}.");
         }
 
-        var size = ChooseDecodeSize(codec, minSize);
+        var (size, factor) = ChooseDecodeSize(codec, minSize);
         if ((long)size.Width * size.Height > MaxDecodedPixels)
         {
             throw new ImageDecodeException(
@@ -87,7 +100,8 @@ internal static class ImageDecoder
                 $"{full.Width}×{full.Height} pixels is larger than the decode budget of {MaxDecodedPixels / 1_000_000} megapixels.");
         }
 
-        var info = new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
+        var target = Reduced(size, factor);
+        var info = new SKImageInfo(target.Width, target.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
         var bitmap = new SKBitmap();
         try
         {
@@ -95,10 +109,12 @@ internal static class ImageDecoder
             var allocated = reused != IntPtr.Zero ? bitmap.InstallPixels(info, reused, info.RowBytes) : bitmap.TryAllocPixels(info);
             if (!allocated)
             {
-                throw new ImageDecodeException(source, $"cannot allocate {size.Width}×{size.Height} pixels.");
+                throw new ImageDecodeException(source, $"cannot allocate {target.Width}×{target.Height} pixels.");
             }
 
-            var result = codec.GetPixels(info, bitmap.GetPixels());
+            var result = factor == 1
+                ? codec.GetPixels(info, bitmap.GetPixels())
+                : DecodeReduced(codec, size, factor, bitmap);
             if (result != SKCodecResult.Success)
             {
                 throw new ImageDecodeException(source, Explain(result));
@@ -114,7 +130,9 @@ internal static class ImageDecoder
         }
     }
 
-    private static SKSizeI ChooseDecodeSize(SKCodec codec, int minSize)
+    // The size the codec decodes at (JPEG and WebP scale while decoding), and the whole factor a very large photo is
+    // then reduced by (1: not reduced).
+    private static (SKSizeI Size, int Factor) ChooseDecodeSize(SKCodec codec, int minSize)
     {
         var best = codec.Info.Size;
         foreach (var scale in new[] { 0.5f, 0.25f, 0.125f })
@@ -128,7 +146,109 @@ internal static class ImageDecoder
             best = scaled;
         }
 
-        return best;
+        if ((long)best.Width * best.Height <= LargePhotoPixels)
+        {
+            return (best, 1);
+        }
+
+        // The factor that brings the photo to about the large-photo size, unless that would leave its short side
+        // below what the views need (a very long strip is then decoded whole, within MaxDecodedPixels).
+        var under = (int)Math.Ceiling(Math.Sqrt((double)best.Width * best.Height / LargePhotoPixels));
+        var covering = Math.Min(best.Width, best.Height) / Math.Max(1, minSize);
+        return (best, Math.Max(1, Math.Min(under, covering)));
+    }
+
+    private static SKSizeI Reduced(SKSizeI size, int factor) =>
+        factor == 1 ? size : new SKSizeI((size.Width + factor - 1) / factor, (size.Height + factor - 1) / factor);
+
+    // Decodes a very large photo a band of `factor` rows at a time (where the codec can: JPEG, non-interlaced PNG,
+    // BMP) and averages each factor × factor block of premultiplied pixels into `target` (blocks at the right and
+    // bottom edges average the pixels they have). Memory: one band, not the photo. Codecs that cannot decode by rows
+    // (GIF, WebP, interlaced PNG) decode whole into a temporary bitmap, which is reduced the same way and freed at once.
+    private static unsafe SKCodecResult DecodeReduced(SKCodec codec, SKSizeI size, int factor, SKBitmap target)
+    {
+        var info = new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
+        var rowBytes = info.RowBytes;
+        var output = new Span<byte>((void*)target.GetPixels(), target.Info.BytesSize);
+        var sums = new uint[target.Width * 4];
+        if (codec.StartScanlineDecode(info) == SKCodecResult.Success && codec.ScanlineOrder == SKCodecScanlineOrder.TopDown)
+        {
+            var band = GC.AllocateUninitializedArray<byte>(rowBytes * factor, pinned: true);
+            fixed (byte* bandPixels = band)
+            {
+                for (int y = 0, outY = 0; y < size.Height; y += factor, outY++)
+                {
+                    var rows = Math.Min(factor, size.Height - y);
+                    if (codec.GetScanlines((IntPtr)bandPixels, rows, rowBytes) != rows)
+                    {
+                        return SKCodecResult.IncompleteInput;
+                    }
+
+                    AverageBand(band, rowBytes, rows, size.Width, factor, sums, output.Slice(outY * target.RowBytes, target.Width * 4));
+                }
+            }
+
+            return SKCodecResult.Success;
+        }
+
+        using var whole = new SKBitmap();
+        if (!whole.TryAllocPixels(info))
+        {
+            return SKCodecResult.InternalError;
+        }
+
+        var result = codec.GetPixels(info, whole.GetPixels());
+        if (result != SKCodecResult.Success)
+        {
+            return result;
+        }
+
+        var pixels = new ReadOnlySpan<byte>((void*)whole.GetPixels(), info.BytesSize);
+        for (int y = 0, outY = 0; y < size.Height; y += factor, outY++)
+        {
+            var rows = Math.Min(factor, size.Height - y);
+            AverageBand(pixels.Slice(y * rowBytes, rows * rowBytes), rowBytes, rows, size.Width, factor, sums, output.Slice(outY * target.RowBytes, target.Width * 4));
+        }
+
+        return SKCodecResult.Success;
+    }
+
+    // One output row: the rounded mean of each block of `factor` columns × `rows` rows of RGBA. Reads each pixel as
+    // one little-endian uint (R in the low byte), without bounds checks: this loop sees every pixel of a huge photo.
+    private static void AverageBand(ReadOnlySpan<byte> band, int rowBytes, int rows, int width, int factor, uint[] sums, Span<byte> output)
+    {
+        Array.Clear(sums);
+        var blocks = output.Length / 4;
+        for (var r = 0; r < rows; r++)
+        {
+            ref var row = ref MemoryMarshal.GetReference(band.Slice(r * rowBytes, width * 4));
+            for (int o = 0, x = 0; o < blocks; o++)
+            {
+                uint red = 0, green = 0, blue = 0, alpha = 0;
+                for (var end = Math.Min(width, x + factor); x < end; x++)
+                {
+                    var pixel = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref row, x * 4));
+                    red += pixel & 0xFF;
+                    green += (pixel >> 8) & 0xFF;
+                    blue += (pixel >> 16) & 0xFF;
+                    alpha += pixel >> 24;
+                }
+
+                sums[o * 4] += red;
+                sums[(o * 4) + 1] += green;
+                sums[(o * 4) + 2] += blue;
+                sums[(o * 4) + 3] += alpha;
+            }
+        }
+
+        for (var o = 0; o < blocks; o++)
+        {
+            var count = (uint)(Math.Min(factor, width - (o * factor)) * rows);
+            for (var c = 0; c < 4; c++)
+            {
+                output[(o * 4) + c] = (byte)((sums[(o * 4) + c] + (count / 2)) / count);
+            }
+        }
     }
 
     private static string Explain(SKCodecResult result) => result switch

@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 using CatsDogs.ML;
 using CatsDogs.ML.Data;
+using SkiaSharp;
 
 namespace CatsDogs.Bench;
 
@@ -19,13 +20,7 @@ internal static class WebLoadBench
     {
         var all = ImageDataset.FromFolder(data).Shuffle(seed: 13);
         using var work = new TempFolder();
-        var dir = work.Path;
-        var model = Path.Combine(dir, "model.zip");
-        using (var classifier = new CatsDogsTrainer().Train(ImageDataset.FromFiles(all.Take(200).Select(p => p.Path))))
-        {
-            classifier.Save(model);
-        }
-
+        var model = TrainModel(all, work.Path);
         var photos = all.Skip(200).Take(64).Select(p => File.ReadAllBytes(p.Path)).ToArray();
         var port = FreePort();
         using var app = StartApp(model, port);
@@ -45,6 +40,102 @@ internal static class WebLoadBench
 
         return 0;
     }
+
+    /// <summary>
+    /// The worst photos of issue 22 on <c>/api/explain</c>: single-colour PNGs of 8000 × 8000 (the most pixels the
+    /// decoder reads, reduced while decoded) and 2048 × 2048 (the largest decoded whole), alone and eight in one
+    /// request, then 8 clients at once;
+    /// prints each latency, the status codes and the app's peak resident memory (VmHWM).
+    /// </summary>
+    public static int Worst(string data)
+    {
+        var all = ImageDataset.FromFolder(data).Shuffle(seed: 13);
+        using var work = new TempFolder();
+        var model = TrainModel(all, work.Path);
+        var huge = FlatPng(8000, 8000);
+        var large = FlatPng(2048, 2048);
+        var port = FreePort();
+        using var app = StartApp(model, port);
+        using var stopApp = new Stopper(app);
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromMinutes(5) };
+        WaitReady(client, app);
+        Console.WriteLine($"Web app, worst photos — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores; ResNet18 with the default views; POST /api/explain; the app's limit is {Environment.ProcessorCount} concurrent requests.");
+        Console.WriteLine();
+        var ordinary = File.ReadAllBytes(all[^1].Path);
+        Explain(client, [ordinary], Environment.ProcessorCount, 4 * Environment.ProcessorCount); // warm-up, as many at once as the app scores
+        Console.WriteLine($"After loading the model and explaining ordinary photos, {Environment.ProcessorCount} at once: resident memory {PeakMegabytes(app.Id, "VmRSS")} MB (peak {PeakMegabytes(app.Id)} MB).");
+        Console.WriteLine();
+        Console.WriteLine("| request | clients | answers | latency (median / max) |");
+        Console.WriteLine("|---|---:|---|---:|");
+        Explain(client, [huge], 1, 1); // warm-up
+        foreach (var (what, photos, clients) in new (string, byte[][], int)[]
+        {
+            ($"one 8000 × 8000 flat PNG ({huge.Length / 1024} KB)", [huge], 1),
+            ($"one 2048 × 2048 flat PNG ({large.Length / 1024} KB)", [large], 1),
+            ("eight 8000 × 8000 flat PNGs in one request", Enumerable.Repeat(huge, 8).ToArray(), 1),
+            ("one 8000 × 8000 flat PNG", [huge], 8),
+            ("one 2048 × 2048 flat PNG", [large], 8),
+            ("eight 8000 × 8000 flat PNGs in one request", Enumerable.Repeat(huge, 8).ToArray(), 8),
+        })
+        {
+            var (latencies, statuses) = Explain(client, photos, clients, 3 * clients);
+            Console.WriteLine($"| {what} | {clients} | {string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Value} × {(int)s.Key}"))} | {latencies[latencies.Count / 2]:F2} s / {latencies[^1]:F2} s |");
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"The app's peak resident memory (VmHWM): {PeakMegabytes(app.Id)} MB; now (VmRSS): {PeakMegabytes(app.Id, "VmRSS")} MB.");
+        return 0;
+    }
+
+    private static string TrainModel(ImageDataset all, string dir)
+    {
+        var model = Path.Combine(dir, "model.zip");
+        using var classifier = new CatsDogsTrainer().Train(ImageDataset.FromFiles(all.Take(200).Select(p => p.Path)));
+        classifier.Save(model);
+        return model;
+    }
+
+    private static (List<double> Latencies, Dictionary<HttpStatusCode, int> Statuses) Explain(HttpClient client, byte[][] photos, int clients, int requests)
+    {
+        var latencies = new List<double>();
+        var statuses = new Dictionary<HttpStatusCode, int>();
+        var next = -1;
+        Parallel.For(0, clients, new ParallelOptions { MaxDegreeOfParallelism = clients }, _ =>
+        {
+            while (Interlocked.Increment(ref next) < requests)
+            {
+                using var form = new MultipartFormDataContent();
+                for (var i = 0; i < photos.Length; i++)
+                {
+                    form.Add(new ByteArrayContent(photos[i]), "file", $"worst{i}.png");
+                }
+
+                var sent = Stopwatch.StartNew();
+                using var response = client.PostAsync("api/explain", form).GetAwaiter().GetResult();
+                response.Content.ReadAsByteArrayAsync().GetAwaiter().GetResult();
+                lock (latencies)
+                {
+                    latencies.Add(sent.Elapsed.TotalSeconds);
+                    statuses[response.StatusCode] = statuses.GetValueOrDefault(response.StatusCode) + 1;
+                }
+            }
+        });
+        latencies.Sort();
+        return (latencies, statuses);
+    }
+
+    // A single-colour PNG: a few hundred KB that decode to width × height pixels.
+    private static byte[] FlatPng(int width, int height)
+    {
+        using var bitmap = new SKBitmap(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque);
+        bitmap.Erase(new SKColor(200, 120, 40));
+        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
+        return data.ToArray();
+    }
+
+    private static long PeakMegabytes(int pid, string field = "VmHWM") =>
+        File.ReadLines($"/proc/{pid}/status").Where(l => l.StartsWith(field + ":", StringComparison.Ordinal))
+            .Select(l => long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024).Single();
 
     private static (double Rate, double P50, double P95, Dictionary<HttpStatusCode, int> Statuses) Load(HttpClient client, byte[][] photos, int clients, int requests)
     {

@@ -1,89 +1,124 @@
 using System.Globalization;
 using CatsDogs.ML;
 using CatsDogs.ML.Explain;
+using SkiaSharp;
 
 namespace CatsDogs.Web;
 
-/// <summary>The JSON API: <c>POST /api/predict</c>, <c>POST /api/explain</c>, <c>GET /api/model</c>, <c>GET /health/ready</c>.</summary>
+/// <summary>The JSON API: <c>POST /api/predict</c>, <c>POST /api/explain</c>, <c>GET /api/model</c> (<c>GET /health/ready</c> is a health check, see <see cref="WebApp"/>).</summary>
 public static class Api
 {
+    /// <summary>Longest side of the overlay <c>/api/explain</c> returns; a larger photo's overlay is scaled down to it.</summary>
+    public const int MaxOverlaySide = 1024;
+
     public static void Map(WebApplication app)
     {
-        app.MapPost("/api/predict", (HttpRequest request, Scorer scorer, CancellationToken token) => Score(request, scorer, explain: false, token))
-            .RequireRateLimiting(WebApp.ScoringPolicy).DisableAntiforgery();
-        app.MapPost("/api/explain", (HttpRequest request, Scorer scorer, CancellationToken token) => Score(request, scorer, explain: true, token))
-            .RequireRateLimiting(WebApp.ScoringPolicy).DisableAntiforgery();
-        app.MapGet("/api/model", (Scorer scorer) => Results.Json(ModelInfo(scorer)));
-        app.MapGet("/health/ready", (Scorer scorer) => Results.Json(new { status = "ready", backbones = scorer.Classifier.Backbones.Count }));
+        app.MapPost("/api/predict", (HttpRequest request, Scorer scorer, ScoringSlots slots, CancellationToken token) => Score(request, scorer, slots, explain: false, token))
+            .DisableAntiforgery();
+        app.MapPost("/api/explain", (HttpRequest request, Scorer scorer, ScoringSlots slots, CancellationToken token) => Score(request, scorer, slots, explain: true, token))
+            .DisableAntiforgery();
+        app.MapGet("/api/model", (Scorer scorer) => TypedResults.Json(ModelInfo(scorer)));
     }
 
     // One JSON object per uploaded photo, in upload order. When no photo could be scored, the answer carries the
-    // first photo's status (413 too large, 422 not a photo); otherwise 200 with the failures inline.
-    private static async Task<IResult> Score(HttpRequest request, Scorer scorer, bool explain, CancellationToken token)
+    // first photo's status (413 too large, 422 not a photo); otherwise 200 with the failures inline. A request that
+    // cannot be read is a problem details object. The scoring slot is taken only once the whole body is in memory,
+    // so a slow upload holds no slot.
+    private static async Task<IResult> Score(HttpRequest request, Scorer scorer, ScoringSlots slots, bool explain, CancellationToken token)
     {
-        if (!request.HasFormContentType)
+        var (photos, refusal) = await Uploads.ReadAsync(request, scorer.Options, token);
+        if (refusal is not null)
         {
-            return Results.Json(new ApiError("Send the photos as multipart/form-data in fields named 'file'."), statusCode: 400);
+            return TypedResults.Problem(refusal.Detail, statusCode: refusal.Status);
         }
 
-        var form = await request.ReadFormAsync(token);
-        var files = form.Files.GetFiles("file");
-        if (files.Count == 0)
+        if (photos!.Count == 0)
         {
-            return Results.Json(new ApiError("No photo: send one or more files in fields named 'file'."), statusCode: 400);
+            return TypedResults.Problem("No photo: send one or more files in fields named 'file'.", statusCode: 400);
         }
 
-        if (files.Count > scorer.Options.MaxPhotosPerRequest)
+        using var slot = slots.TryTake();
+        if (!slot.IsAcquired)
         {
-            return Results.Json(new ApiError($"{files.Count} photos in one request; at most {scorer.Options.MaxPhotosPerRequest}."), statusCode: 413);
+            request.HttpContext.Response.Headers.RetryAfter = "1";
+            return TypedResults.Problem($"More than {scorer.Options.MaxConcurrentRequests} requests at once; retry in a second.", statusCode: 429);
         }
 
         var results = new List<(object Body, int Status)>();
-        foreach (var file in files)
+        foreach (var photo in photos)
         {
             token.ThrowIfCancellationRequested();
-            results.Add(await ScoreOne(file, scorer, explain, token));
+            results.Add(ScoreOne(photo, scorer, explain));
         }
 
         var status = results.All(r => r.Status != 200) ? results[0].Status : 200;
-        return Results.Json(results.Select(r => r.Body), statusCode: status);
+        return TypedResults.Json(results.Select(r => r.Body), statusCode: status);
     }
 
-    private static async Task<(object Body, int Status)> ScoreOne(IFormFile file, Scorer scorer, bool explain, CancellationToken token)
+    private static (object Body, int Status) ScoreOne(Upload photo, Scorer scorer, bool explain)
     {
-        var name = Path.GetFileName(file.FileName);
-        if (file.Length > scorer.Options.MaxPhotoBytes)
+        var name = photo.Name;
+        if (photo.Bytes is null)
         {
-            return (new { name, error = $"The photo is {file.Length:N0} bytes, more than the limit of {scorer.Options.MaxPhotoBytes:N0} bytes.", status = 413 }, 413);
+            return (new { name, error = $"The photo is {photo.Length:N0} bytes, more than the limit of {scorer.Options.MaxPhotoBytes:N0} bytes.", status = 413 }, 413);
         }
 
-        using var memory = new MemoryStream((int)file.Length);
-        await file.CopyToAsync(memory, token);
-        var bytes = memory.GetBuffer().AsMemory(0, (int)memory.Length);
         try
         {
             if (!explain)
             {
-                var p = scorer.Classifier.Predict(bytes.Span, name);
+                var p = scorer.Classifier.Predict(photo.Bytes, name);
                 return (new { name, dogProbability = p.DogProbability, label = Label(p.DogProbability) }, 200);
             }
 
-            var e = scorer.Explainer.Explain(bytes.Span, name);
+            var e = scorer.Explainer.Explain(photo.Bytes, name);
+            var (png, width, height) = Overlay(e);
             return (new
             {
                 name,
                 dogProbability = e.DogProbability,
                 label = Label(e.DogProbability),
-                peak = new { x = e.Peak.X, y = e.Peak.Y },
-                width = e.Width,
-                height = e.Height,
-                overlay = "data:image/png;base64," + Convert.ToBase64String(e.OverlayPng()),
+                peak = new { x = Math.Min(width - 1, e.Peak.X * width / e.Width), y = Math.Min(height - 1, e.Peak.Y * height / e.Height) },
+                width,
+                height,
+                overlay = "data:image/png;base64," + Convert.ToBase64String(png),
                 backbones = e.Heatmaps.Select(h => new { name = h.Backbone, contribution = h.Contribution }),
             }, 200);
         }
         catch (ImageDecodeException decode)
         {
             return (new { name, error = decode.Reason, status = 422 }, 422);
+        }
+    }
+
+    // The overlay as PNG, scaled down (mipmapped bilinear) so that its longer side is at most MaxOverlaySide. Skia
+    // reads the explanation's pixels in place and writes into a managed array: the large overlay is never copied to
+    // the native heap, where freed blocks of this size stay with the process.
+    private static unsafe (byte[] Png, int Width, int Height) Overlay(Explanation e)
+    {
+        if (Math.Max(e.Width, e.Height) <= MaxOverlaySide)
+        {
+            return (e.OverlayPng(), e.Width, e.Height);
+        }
+
+        var scale = (double)MaxOverlaySide / Math.Max(e.Width, e.Height);
+        int width = Math.Max(1, (int)Math.Round(e.Width * scale)), height = Math.Max(1, (int)Math.Round(e.Height * scale));
+        var sourceInfo = new SKImageInfo(e.Width, e.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        var targetInfo = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        var small = new byte[targetInfo.BytesSize];
+        fixed (byte* source = e.OverlayRgba)
+        fixed (byte* target = small)
+        {
+            using var sourcePixels = new SKPixmap(sourceInfo, (IntPtr)source, sourceInfo.RowBytes);
+            using var targetPixels = new SKPixmap(targetInfo, (IntPtr)target, targetInfo.RowBytes);
+            if (!sourcePixels.ScalePixels(targetPixels, new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear)))
+            {
+                throw new InvalidOperationException($"SkiaSharp could not scale a {e.Width}×{e.Height} overlay to {width}×{height}.");
+            }
+
+            using var data = targetPixels.Encode(SKEncodedImageFormat.Png, 100)
+                ?? throw new InvalidOperationException($"SkiaSharp could not encode a {width}×{height} overlay as PNG.");
+            return (data.ToArray(), width, height);
         }
     }
 

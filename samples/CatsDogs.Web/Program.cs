@@ -1,6 +1,12 @@
 using CatsDogs.ML;
 using CatsDogs.Web;
 
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.Write(WebOptions.HelpText());
+    return 0;
+}
+
 try
 {
     var app = WebApp.Build(args);

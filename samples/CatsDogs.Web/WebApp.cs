@@ -1,22 +1,27 @@
-using System.Globalization;
-using System.Threading.RateLimiting;
-using CatsDogs.ML;
-using Microsoft.AspNetCore.Diagnostics;
-using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.HttpOverrides;
-using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using BadHttpRequestException = Microsoft.AspNetCore.Http.BadHttpRequestException;
 
 namespace CatsDogs.Web;
 
 /// <summary>
-/// The web app: one page (<c>wwwroot/</c>) and a JSON API over a trained classifier. Photos are scored from memory,
-/// never written to disk. Limits answer with a JSON error, never a 500: a photo over the size limit 413, a photo that
-/// is not one 422 (with the library's reason), more concurrent requests than allowed 429 with Retry-After.
+/// The web app: one page (<c>wwwroot/</c>) and a JSON API over a trained classifier. Photos are read into memory and
+/// scored there, never written to disk. Every error is JSON, RFC 9457 problem details, never a 500 for anything a
+/// client sends: a malformed upload 400, a slow one 408, a photo over the size limit 413, a photo that is not one 422
+/// (with the library's reason), all scoring slots busy 429 with Retry-After, 404 / 405 / 414 / 431 alike.
 /// </summary>
 public static class WebApp
 {
-    /// <summary>The concurrency limiter's policy name.</summary>
-    public const string ScoringPolicy = "scoring";
+    /// <summary>Longest path and query the app accepts (414 beyond, as problem details).</summary>
+    public const int MaxRequestTarget = 8 * 1024;
+
+    /// <summary>Most header bytes the app accepts (431 beyond, as problem details).</summary>
+    public const int MaxRequestHeaderBytes = 32 * 1024;
+
+    /// <summary>Most headers the app accepts (431 beyond, as problem details).</summary>
+    public const int MaxRequestHeaderCount = 100;
 
     /// <summary>The Content-Security-Policy every response carries; the page satisfies it (no inline script or style).</summary>
     public const string ContentSecurityPolicy =
@@ -36,46 +41,36 @@ public static class WebApp
         // Options are read when first needed, so that a test host's settings (WebApplicationFactory) count too.
         builder.Services.AddSingleton(services => WebOptions.From(services.GetRequiredService<IConfiguration>()));
         builder.Services.AddSingleton<Scorer>();
-        builder.Services.AddOptions<FormOptions>().Configure<WebOptions>((f, options) =>
+        builder.Services.AddSingleton<ScoringSlots>();
+        builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = context =>
         {
-            f.MultipartBodyLengthLimit = RequestLimit(options);
-            f.ValueCountLimit = options.MaxPhotosPerRequest + 16;
+            // Kestrel's own refusals (body too large, too slow) keep their status and say what happened; anything
+            // else unexpected is a 500 whose details stay in the log.
+            if (context.Exception is BadHttpRequestException bad)
+            {
+                context.ProblemDetails.Status = context.HttpContext.Response.StatusCode = bad.StatusCode;
+                context.ProblemDetails.Detail = bad.Message;
+            }
         });
-        builder.Services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>().Configure<WebOptions>((k, options) => k.Limits.MaxRequestBodySize = RequestLimit(options));
-        builder.Services.AddRateLimiter(_ => { });
-        builder.Services.AddOptions<RateLimiterOptions>().Configure<WebOptions>((limiter, options) =>
+        builder.Services.AddHealthChecks().AddCheck<ModelHealthCheck>("model");
+        builder.Services.AddOptions<KestrelServerOptions>().Configure<WebOptions>((k, options) =>
         {
-            limiter.AddConcurrencyLimiter(ScoringPolicy, o =>
-            {
-                o.PermitLimit = options.MaxConcurrentRequests;
-                o.QueueLimit = 0;
-            });
-            limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-            limiter.OnRejected = async (context, token) =>
-            {
-                context.HttpContext.Response.Headers.RetryAfter = "1";
-                await context.HttpContext.Response.WriteAsJsonAsync(new ApiError($"More than {options.MaxConcurrentRequests} requests at once; retry in a second."), token);
-            };
+            k.Limits.MaxRequestBodySize = options.MaxRequestBytes;
+            k.Limits.MinRequestBodyDataRate = options.MinUploadBytesPerSecond == 0 ? null : new MinDataRate(options.MinUploadBytesPerSecond, TimeSpan.FromSeconds(5));
+
+            // Kestrel refuses requests over its own limits with an empty body; its limits sit above the app's, which
+            // the middleware below enforces with problem details.
+            k.Limits.MaxRequestLineSize = 4 * MaxRequestTarget;
+            k.Limits.MaxRequestHeadersTotalSize = 4 * MaxRequestHeaderBytes;
+            k.Limits.MaxRequestHeaderCount = 4 * MaxRequestHeaderCount;
         });
         builder.Services.Configure<ForwardedHeadersOptions>(f => f.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto);
 
         var app = builder.Build();
-        var options = app.Services.GetRequiredService<WebOptions>();
         app.Services.GetRequiredService<Scorer>(); // load the model now: a bad model stops the start, not the first request
         app.UseForwardedHeaders();
-        app.UseExceptionHandler(error => error.Run(async context =>
-        {
-            var exception = context.Features.Get<IExceptionHandlerFeature>()?.Error;
-            var (status, message) = exception switch
-            {
-                BadHttpRequestException { StatusCode: 413 } => (413, $"The request is larger than the limit of {options.MaxPhotosPerRequest} photos of {options.MaxPhotoBytes:N0} bytes."),
-                BadHttpRequestException bad => (bad.StatusCode, bad.Message),
-                InvalidDataException data => (413, $"The upload is too large or malformed: {data.Message}"),
-                _ => (500, "The server failed; the error is in its log."),
-            };
-            context.Response.StatusCode = status;
-            await context.Response.WriteAsJsonAsync(new ApiError(message));
-        }));
+        app.UseExceptionHandler(new ExceptionHandlerOptions { StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : 500 });
+        app.UseStatusCodePages();
         app.Use(async (context, next) =>
         {
             var headers = context.Response.Headers;
@@ -84,17 +79,35 @@ public static class WebApp
             headers.XFrameOptions = "DENY";
             headers["Referrer-Policy"] = "no-referrer";
             headers["Permissions-Policy"] = "camera=(self), microphone=()";
+            if (RequestTooLarge(context.Request) is { } refusal)
+            {
+                await TypedResults.Problem(refusal.Detail, statusCode: refusal.Status).ExecuteAsync(context);
+                return;
+            }
+
             await next(context);
         });
         app.UseDefaultFiles();
         app.UseStaticFiles();
-        app.UseRateLimiter();
         Api.Map(app);
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { ResponseWriter = ModelHealthCheck.WriteAsync });
         return app;
     }
 
-    // The whole request may hold the most photos of the largest size, plus their multipart headers.
-    private static long RequestLimit(WebOptions options) => (options.MaxPhotoBytes + 65536) * options.MaxPhotosPerRequest;
+    // A request line or headers over the app's limits (414 / 431, with problem details).
+    private static UploadRefusal? RequestTooLarge(HttpRequest request)
+    {
+        var target = request.Path.Value?.Length + request.QueryString.Value?.Length ?? 0;
+        if (target > MaxRequestTarget)
+        {
+            return new UploadRefusal(414, $"The URL is {target:N0} characters long; at most {MaxRequestTarget:N0} are allowed.");
+        }
+
+        var headerBytes = request.Headers.Sum(h => h.Key.Length + 4 + h.Value.Sum(v => v?.Length ?? 0));
+        return request.Headers.Count > MaxRequestHeaderCount || headerBytes > MaxRequestHeaderBytes
+            ? new UploadRefusal(431, $"The request has {request.Headers.Count} headers of {headerBytes:N0} bytes; at most {MaxRequestHeaderCount} headers of {MaxRequestHeaderBytes:N0} bytes in all are allowed.")
+            : null;
+    }
 
     // wwwroot beside the app (published or run from the project).
     private static string WebRoot()
@@ -104,5 +117,3 @@ public static class WebApp
     }
 }
 
-/// <summary>An error answer: <c>{"error": "…"}</c>.</summary>
-public sealed record ApiError(string Error);

@@ -78,7 +78,7 @@ async function score(blob, name) {
     form.append("file", blob, name);
     const response = await fetch("api/explain", { method: "POST", body: form });
     const body = await response.json();
-    const answer = Array.isArray(body) ? body[0] : { name, error: body.error || `The server answered ${response.status}.` };
+    const answer = Array.isArray(body) ? body[0] : { name, error: body.detail || `The server answered ${response.status}.` };
     show(item, photoUrl, answer);
     answer.error ? failed++ : scored++;
   } catch (e) {
