@@ -47,10 +47,9 @@ public static class BrokerTraining
             throw new ArgumentException("Training with --broker needs the feature cache: the workers' answers reach training through it. Drop --no-cache.");
         }
 
-        using var backbones = features.OpenBackbones();
-        var extractor = FeatureExtractor.Create(backbones, features);
-        var needed = Needed(extractor, photos, cancellationToken);
-        var target = extractor.IdentityHash();
+        using var pipeline = FeaturePipeline.Open(features);
+        var needed = pipeline.Uncached(photos, cancellationToken);
+        var target = pipeline.Identity;
         if (needed.Count == 0)
         {
             log?.WriteLine($"All {photos.Count} photos' features are in the cache already; nothing to send.");
@@ -71,7 +70,7 @@ public static class BrokerTraining
             {
                 unusable++;
             }
-            else if (ToOutputs(result) is { } outputs && extractor.Store(outputs))
+            else if (ToOutputs(result) is { } outputs && pipeline.Store(outputs))
             {
                 stored++;
             }
@@ -84,18 +83,6 @@ public static class BrokerTraining
         var summary = new BrokerFeatureSummary(photos.Count, photos.Count - needed.Count, stored, unusable, refused + collected.Unanswered.Count, collected.Duplicates, clock.Elapsed);
         log?.WriteLine($"Workers answered {stored + unusable} photos in {summary.Elapsed.TotalSeconds:F1} s ({stored} stored, {unusable} unusable, {summary.Duplicates} duplicates dropped); {summary.Unanswered} left for training to compute.");
         return summary;
-    }
-
-    private static List<ImageEntry> Needed(FeatureExtractor extractor, IReadOnlyList<ImageEntry> photos, CancellationToken token)
-    {
-        var needed = new bool[photos.Count];
-        Parallel.For(0, photos.Count, new ParallelOptions { MaxDegreeOfParallelism = extractor.MaxDegreeOfParallelism, CancellationToken = token }, extractor.Rent,
-            (i, _, scratch) =>
-            {
-                needed[i] = extractor.NeedsComputing(photos[i].Path, scratch);
-                return scratch;
-            }, extractor.Return);
-        return photos.Where((_, i) => needed[i]).ToList();
     }
 
     private static ViewOutputs? ToOutputs(WorkResult result)

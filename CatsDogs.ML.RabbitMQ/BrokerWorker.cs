@@ -35,9 +35,8 @@ public static class BrokerWorker
     /// <exception cref="BackboneFileNotFoundException">A backbone file is missing.</exception>
     public static async Task<WorkerSummary> FeaturesAsync(FeatureOptions features, BrokerOptions broker, TextWriter log, CancellationToken stop)
     {
-        using var backbones = features.Validate().OpenBackbones();
-        var extractor = FeatureExtractor.Create(backbones, features with { UseCache = false });
-        return await WorkerLoop.RunAsync(new FeatureHandler(extractor), broker, log, stop);
+        using var pipeline = FeaturePipeline.Open(features with { UseCache = false });
+        return await WorkerLoop.RunAsync(new FeatureHandler(pipeline), broker, log, stop);
     }
 
     /// <summary>The SHA-256 of a model file: what scatter, workers and gather agree on.</summary>

@@ -27,11 +27,11 @@ internal sealed class ScoreHandler(CatsDogsClassifier classifier, string modelSh
 }
 
 /// <summary>Computes a photo's output for every (backbone, view), keyed as the trainer's feature cache keys them.</summary>
-internal sealed class FeatureHandler(FeatureExtractor extractor) : IWorkHandler
+internal sealed class FeatureHandler(FeaturePipeline pipeline) : IWorkHandler
 {
     public JobKind Kind => JobKind.Features;
 
-    public string Target { get; } = extractor.IdentityHash();
+    public string Target { get; } = pipeline.Identity;
 
     public WorkResult Handle(WorkOrder order, ReadOnlyMemory<byte> body, string worker)
     {
@@ -39,8 +39,8 @@ internal sealed class FeatureHandler(FeatureExtractor extractor) : IWorkHandler
         try
         {
             var buffer = Array.Empty<byte>();
-            var bytes = order.Inline ? body : PhotoFile.Read(order.Path, extractor.MaxPhotoBytes, ref buffer);
-            var outputs = extractor.ExtractViews(bytes.Span, order.Path);
+            var bytes = order.Inline ? body : PhotoFile.Read(order.Path, pipeline.Options.MaxPhotoBytes, ref buffer);
+            var outputs = pipeline.ExtractViews(bytes.Span, order.Path);
             return result with
             {
                 ImageSha256 = outputs.ImageSha256,

@@ -90,15 +90,15 @@ public sealed class CatsDogsClassifier : IDisposable
     /// P(dog) for an encoded photo, its views run one after the other when <paramref name="parallelViews"/> is
     /// false: for callers that score one photo per core already (broker workers). The same floats either way.
     /// </summary>
-    internal DogPrediction Predict(ReadOnlySpan<byte> encodedImage, string source, bool parallelViews)
+    public DogPrediction Predict(ReadOnlySpan<byte> encodedImage, string source, bool parallelViews)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var features = _extractor.ExtractOne(encodedImage, source, parallelViews);
         return new DogPrediction(source, _head.Predict([features])[0]);
     }
 
-    /// <summary>The largest photo file this model reads.</summary>
-    internal long MaxPhotoBytes => _features.MaxPhotoBytes;
+    /// <summary>The largest photo file this model reads (<see cref="ModelLoadOptions.MaxPhotoBytes"/>).</summary>
+    public long MaxPhotoBytes => _features.MaxPhotoBytes;
 
     /// <summary>The short side this model decodes photos at (see <see cref="FeatureExtractor.DecodeSize"/>).</summary>
     internal int DecodeSize => _extractor.DecodeSize;

@@ -1,7 +1,7 @@
 namespace CatsDogs.ML.Data;
 
 /// <summary>The checks every labelled workflow (training, fusion report, audit) makes on its photos.</summary>
-internal static class LabelChecks
+public static class LabelChecks
 {
     /// <summary>Throws when a photo has no label; <paramref name="purpose"/> names the workflow ("training").</summary>
     /// <exception cref="ArgumentException">A photo has no label.</exception>

@@ -7,7 +7,7 @@ namespace CatsDogs.ML.Data;
 /// size cap, into a caller's reusable buffer; every failure becomes an <see cref="ImageDecodeException"/> that names
 /// the file and says why in plain words.
 /// </summary>
-internal static class PhotoFile
+public static class PhotoFile
 {
     /// <summary>The default cap on a photo file's size: 64 MiB (a 12000 × 12000 JPEG is about 40 MiB).</summary>
     public const long DefaultMaxBytes = 64L * 1024 * 1024;

@@ -133,11 +133,11 @@ public sealed class Explainer : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var views = _extractor.Views;
-        var maps = new FeatureMap?[_backbones.Count, views.Count];
+        var maps = _backbones.Select(_ => new FeatureMap[views.Count]).ToArray();
         var scratch = _extractor.Rent();
         try
         {
-            using var photo = _extractor.Compute(bytes, image.Path, scratch, missing: null, maps, parallel: true);
+            using var photo = _extractor.ComputeWithMaps(bytes, image.Path, scratch, maps);
             var features = new float[_extractor.Dimension];
             _extractor.Average(scratch, features);
             var (probability, score) = _head.PredictWithScores([features])[0];
@@ -153,7 +153,7 @@ public sealed class Explainer : IDisposable
                 var contribution = 0.0;
                 for (var v = 0; v < views.Count; v++)
                 {
-                    var grid = Cam(b, maps[b, v]!);
+                    var grid = Cam(b, maps[b][v]);
                     grids[v] = views[v].Mirrored ? grid.Flipped() : grid;
                     contribution += viewWeight * grid.Values.Average(x => (double)x);
                     var viewInput = views[v].InputFor(input);

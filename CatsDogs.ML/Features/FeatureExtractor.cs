@@ -1,49 +1,40 @@
 using System.Collections.Concurrent;
-using System.Security.Cryptography;
 using CatsDogs.ML.Backbones;
 using CatsDogs.ML.Data;
 using CatsDogs.ML.Imaging;
 
 namespace CatsDogs.ML.Features;
 
-/// <summary>Features of the photos that could be used, in input order, and the ones that could not.</summary>
-internal sealed record ExtractedFeatures(IReadOnlyList<ImageEntry> Images, IReadOnlyList<float[]> Features, IReadOnlyList<SkippedImage> Skipped);
-
-/// <summary>The outputs of every (backbone, view) for one photo, and what their cache keys are made of.</summary>
-/// <param name="ImageSha256">The photo's bytes' SHA-256.</param>
-/// <param name="Decoded">The size the photo decodes at.</param>
-/// <param name="Identity">The extractor's <see cref="FeatureExtractor.IdentityHash"/>.</param>
-/// <param name="Values">[backbone][view] outputs.</param>
-internal sealed record ViewOutputs(string ImageSha256, (int Width, int Height) Decoded, string Identity, float[][][] Values);
-
-/// <summary>A feature map of one backbone and view, as the session returned it.</summary>
-internal sealed record FeatureMap(float[] Values, long[] Shape);
-
 /// <summary>
-/// The photo pipeline: photo bytes → decoded once → each view rendered once per input size → a tensor per
-/// backbone → one run per (backbone, view) → each backbone's output averaged over the views, in view order, and
-/// concatenated in backbone order. Scoring, training, explaining and the audit all go through <see cref="Compute"/>,
-/// so the same bytes give the same features whatever asked for them. Batches are cached per (backbone, view) and
-/// processed one photo per core; a single photo runs its views concurrently instead.
+/// The photo pipeline, put together from its four parts: <see cref="PhotoSource"/> (bytes → key and decoded photo),
+/// <see cref="ViewRenderer"/> (decoded photo → a tensor per backbone and view), <see cref="BackboneRunner"/> (tensor →
+/// output) and <see cref="FeatureCachePolicy"/> (which outputs are cached). Each backbone's outputs are averaged over
+/// the views, in view order, and concatenated in backbone order (<see cref="Average"/>). Scoring, training, explaining
+/// and the audit all go through <see cref="Compute"/> and <see cref="Average"/>, so the same bytes give the same
+/// features whatever asked for them. Batches are processed one photo per core, each photo's views in turn; a single
+/// photo runs its views concurrently instead. Per-worker buffers are pooled (<see cref="Rent"/>), so memory stays flat.
 /// </summary>
 internal sealed class FeatureExtractor
 {
     private readonly BackboneSet _backbones;
     private readonly IReadOnlyList<ImageView> _views;
-    private readonly FeatureCache? _cache;
+    private readonly ViewRenderer _renderer;
+    private readonly BackboneRunner _runner;
+    private readonly FeatureCachePolicy _cache;
     private readonly int[] _offsets;
     private readonly int[] _lengths;
-    private readonly string[,] _identities;
     private readonly float _viewWeight;
     private readonly ConcurrentBag<Scratch> _idle = new();
+    private readonly PhotoSource _source;
 
     public FeatureExtractor(BackboneSet backbones, IReadOnlyList<ImageView> views, FeatureCache? cache, BackboneOutput output = BackboneOutput.Pooled)
     {
         _backbones = backbones;
         _views = ImageView.CheckList(views);
-        _cache = cache;
-        Output = output;
-        _lengths = backbones.Select(b => b.OutputLength(output)).ToArray();
+        _renderer = new ViewRenderer(backbones, _views);
+        _runner = new BackboneRunner(backbones, _views, output);
+        _cache = new FeatureCachePolicy(backbones, _views, output, cache);
+        _lengths = Enumerable.Range(0, backbones.Count).Select(_runner.OutputLength).ToArray();
         _offsets = new int[backbones.Count];
         for (var i = 1; i < backbones.Count; i++)
         {
@@ -51,16 +42,8 @@ internal sealed class FeatureExtractor
         }
 
         Dimension = _lengths.Sum();
-        DecodeSize = PhotoViews.MinDecodeSize(backbones.Select(b => b.Spec.Preprocessing), views);
         _viewWeight = 1f / views.Count;
-        _identities = new string[backbones.Count, views.Count];
-        for (var b = 0; b < backbones.Count; b++)
-        {
-            for (var v = 0; v < views.Count; v++)
-            {
-                _identities[b, v] = FeatureCacheKey.Identity(backbones.At(b, views[v].InputSize), views[v], output);
-            }
-        }
+        _source = new PhotoSource(PhotoViews.MinDecodeSize(backbones.Select(b => b.Spec.Preprocessing), views), PhotoFile.DefaultMaxBytes);
     }
 
     /// <summary>An extractor configured by <paramref name="options"/> (views, cache, parallelism, photo size cap).</summary>
@@ -72,7 +55,7 @@ internal sealed class FeatureExtractor
         };
 
     /// <summary>Which output of each backbone is extracted (pooled features unless an ImageNet head is asked for).</summary>
-    public BackboneOutput Output { get; }
+    public BackboneOutput Output => _runner.Output;
 
     /// <summary>The views features are averaged over.</summary>
     public IReadOnlyList<ImageView> Views => _views;
@@ -84,13 +67,20 @@ internal sealed class FeatureExtractor
     public int Dimension { get; }
 
     /// <summary>The short side photos are decoded at (at least; see <see cref="PhotoViews.MinDecodeSize"/>).</summary>
-    public int DecodeSize { get; }
+    public int DecodeSize => _source.DecodeSize;
 
     /// <summary>How many photos are processed at once; the degree of parallelism.</summary>
     public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
 
     /// <summary>Largest photo file read.</summary>
-    public long MaxPhotoBytes { get; init; } = PhotoFile.DefaultMaxBytes;
+    public long MaxPhotoBytes
+    {
+        get => _source.MaxPhotoBytes;
+        init => _source = new PhotoSource(_source.DecodeSize, value);
+    }
+
+    /// <summary>A digest of every (backbone, view) identity of this extractor: equal on two machines when their backbone files, specs and views are.</summary>
+    public string IdentityHash => _cache.IdentityHash;
 
     /// <summary>Where each backbone's output starts in the concatenated vector.</summary>
     public int Offset(int backbone) => _offsets[backbone];
@@ -148,7 +138,7 @@ internal sealed class FeatureExtractor
         var scratch = Rent();
         try
         {
-            using (Compute(bytes, source, scratch, missing: null, maps: null, parallel))
+            using (Compute(bytes, source, scratch, _cache.Slots, maps: null, parallel))
             {
                 Average(scratch, output);
             }
@@ -162,28 +152,23 @@ internal sealed class FeatureExtractor
     }
 
     /// <summary>
-    /// The outputs of every (backbone, view) for one encoded photo, with what their cache keys are made of besides
-    /// the backbone and view: the photo's hash and the size it decodes at. What a remote worker sends back so that the
-    /// coordinator can fill its own cache (<see cref="Store"/>).
+    /// The outputs of every (backbone, view) for one encoded photo, without the cache, with what their cache keys are
+    /// made of besides the backbone and view: what a remote worker sends back so that the coordinator can fill its own
+    /// cache (<see cref="Store"/>).
     /// </summary>
     /// <exception cref="ImageDecodeException">The bytes are not a usable image.</exception>
     public ViewOutputs ExtractViews(ReadOnlySpan<byte> bytes, string source)
     {
-        var decoded = ImageDecoder.DecodedSize(bytes, DecodeSize);
+        var decoded = _source.DecodedSize(bytes);
         var scratch = Rent();
         try
         {
-            using (Compute(bytes, source, scratch, missing: null, maps: null, parallel: false))
+            using (Compute(bytes, source, scratch, _cache.Slots, maps: null, parallel: false))
             {
             }
 
-            var values = new float[_backbones.Count][][];
-            for (var b = 0; b < _backbones.Count; b++)
-            {
-                values[b] = scratch.ViewOutputs[b].Select(v => v.ToArray()).ToArray();
-            }
-
-            return new ViewOutputs(Convert.ToHexStringLower(SHA256.HashData(bytes)), decoded ?? (0, 0), IdentityHash(), values);
+            var values = scratch.ViewOutputs.Select(views => views.Select(v => v.ToArray()).ToArray()).ToArray();
+            return new ViewOutputs(PhotoSource.Sha256(bytes), decoded ?? (0, 0), IdentityHash, values);
         }
         finally
         {
@@ -193,140 +178,59 @@ internal sealed class FeatureExtractor
 
     /// <summary>
     /// Writes outputs computed elsewhere into this extractor's cache, under the keys this extractor would read; refused
-    /// (false) when they were computed for other backbones, views or files (their identity differs) or there is no cache.
+    /// (false) when they were computed for other backbones, views or files (their identity differs), when their shape
+    /// or a value is wrong, or when there is no cache. Nothing is written unless every output passes.
     /// </summary>
     public bool Store(ViewOutputs outputs)
     {
-        if (_cache is null || outputs.Identity != IdentityHash() || outputs.Values.Length != _backbones.Count)
+        ArgumentNullException.ThrowIfNull(outputs);
+        if (!_cache.Enabled || outputs.Identity != IdentityHash || outputs.Values is not { } values || values.Length != _backbones.Count)
         {
             return false;
         }
 
-        for (var b = 0; b < _backbones.Count; b++)
+        for (var b = 0; b < values.Length; b++)
         {
-            for (var v = 0; v < _views.Count; v++)
+            if (values[b] is not { } views || views.Length != _views.Count || views.Any(v => v is null || v.Length != _lengths[b] || v.Any(x => !float.IsFinite(x))))
             {
-                if (outputs.Values[b].Length != _views.Count || outputs.Values[b][v].Length != _lengths[b] || outputs.Values[b][v].Any(x => !float.IsFinite(x)))
-                {
-                    return false;
-                }
-
-                _cache.Write(FeatureCacheKey.Of(_identities[b, v], outputs.ImageSha256, outputs.Decoded), outputs.Values[b][v]);
+                return false;
             }
         }
 
+        _cache.Store(new PhotoKey(outputs.ImageSha256, outputs.Decoded), _cache.Slots, values);
         return true;
     }
 
     /// <summary>
-    /// Whether some (backbone, view) of the photo at <paramref name="path"/> is not in the cache yet; false when
-    /// everything is cached, when there is no cache to fill, or when the file cannot even be read (training reports it).
+    /// The photos some (backbone, view) of which is not in the cache yet, in input order; none when there is no cache
+    /// to fill. A photo that cannot even be read is not listed (extraction reports it).
     /// </summary>
-    public bool NeedsComputing(string path, Scratch scratch)
+    public List<ImageEntry> Uncached(IReadOnlyList<ImageEntry> photos, CancellationToken cancellationToken)
     {
-        if (_cache is null)
+        var needed = new bool[photos.Count];
+        var options = new ParallelOptions { MaxDegreeOfParallelism = MaxDegreeOfParallelism, CancellationToken = cancellationToken };
+        Parallel.For(0, photos.Count, options, Rent, (i, _, scratch) =>
         {
-            return false;
-        }
-
-        try
-        {
-            var bytes = PhotoFile.Read(path, MaxPhotoBytes, ref scratch.FileBuffer).Span;
-            if (ImageDecoder.DecodedSize(bytes, DecodeSize) is not { } size)
-            {
-                return true;
-            }
-
-            var imageHash = Convert.ToHexStringLower(SHA256.HashData(bytes));
-            for (var b = 0; b < _backbones.Count; b++)
-            {
-                for (var v = 0; v < _views.Count; v++)
-                {
-                    if (!_cache.TryRead(FeatureCacheKey.Of(_identities[b, v], imageHash, size), scratch.ViewOutputs[b][v]))
-                    {
-                        return true;
-                    }
-                }
-            }
-
-            return false;
-        }
-        catch (ImageDecodeException)
-        {
-            return false;
-        }
+            needed[i] = NeedsComputing(photos[i].Path, scratch);
+            return scratch;
+        }, Return);
+        return photos.Where((_, i) => needed[i]).ToList();
     }
 
-    /// <summary>A digest of every (backbone, view) identity of this extractor: equal on two machines when their backbone files, specs and views are.</summary>
-    public string IdentityHash() => Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join("\n--\n", _identities.Cast<string>()))));
-
     /// <summary>A set of per-worker buffers, reused; give it back with <see cref="Return"/>.</summary>
-    public Scratch Rent() => _idle.TryTake(out var reused) ? reused : new Scratch(_backbones, _views, _lengths);
+    public Scratch Rent() => _idle.TryTake(out var reused) ? reused : new Scratch(_views.Count, _lengths, _cache.Slots.Select(_renderer.TensorLength).ToArray());
 
     /// <summary>Gives buffers back for the next caller.</summary>
     public void Return(Scratch scratch) => _idle.Add(scratch);
 
     /// <summary>
-    /// Decodes the photo once and runs every (backbone, view) that <paramref name="missing"/> marks (all when null):
-    /// each output lands in <see cref="Scratch.ViewOutputs"/>, and, when <paramref name="maps"/> is given (sessions
-    /// that expose feature maps), each feature map in it. Returns the decoded photo, which the caller disposes.
+    /// Decodes the photo once and runs every (backbone, view) into <see cref="Scratch.ViewOutputs"/>, with its feature
+    /// map into <paramref name="maps"/> ([backbone][view]; the sessions must expose them), for the explainer. Returns
+    /// the decoded photo, which the caller disposes.
     /// </summary>
     /// <exception cref="ImageDecodeException">The bytes are not a usable image.</exception>
-    public PhotoViews Compute(ReadOnlySpan<byte> bytes, string source, Scratch scratch, bool[,]? missing, FeatureMap?[,]? maps, bool parallel)
-    {
-        var photo = PhotoViews.Decode(bytes, source, DecodeSize, scratch.Render);
-        try
-        {
-            var jobs = new List<(int Backbone, int View)>();
-            for (var b = 0; b < _backbones.Count; b++)
-            {
-                for (var v = 0; v < _views.Count; v++)
-                {
-                    if (missing is null || missing[b, v])
-                    {
-                        jobs.Add((b, v));
-                    }
-                }
-            }
-
-            // Rendering (and mirroring) happens once per view and input size, before any run; runs are then pure.
-            var pixels = jobs.Select(j => photo.Render(_backbones[j.Backbone].Spec.Preprocessing, _views[j.View])).ToArray();
-            void RunJob(int k, float[] input)
-            {
-                var (b, v) = jobs[k];
-                var backbone = _backbones.At(b, _views[v].InputSize);
-                backbone.Writer.Write(pixels[k], input);
-                if (maps is null)
-                {
-                    backbone.Run(input, scratch.ViewOutputs[b][v], Output);
-                }
-                else
-                {
-                    var (map, shape) = backbone.RunWithMap(input, scratch.ViewOutputs[b][v]);
-                    maps[b, v] = new FeatureMap(map, shape);
-                }
-            }
-
-            if (parallel && jobs.Count > 1)
-            {
-                Parallel.For(0, jobs.Count, new ParallelOptions { MaxDegreeOfParallelism = MaxDegreeOfParallelism }, k => RunJob(k, new float[scratch.Inputs[jobs[k].Backbone][jobs[k].View].Length]));
-            }
-            else
-            {
-                for (var k = 0; k < jobs.Count; k++)
-                {
-                    RunJob(k, scratch.Inputs[jobs[k].Backbone][jobs[k].View]);
-                }
-            }
-
-            return photo;
-        }
-        catch
-        {
-            photo.Dispose();
-            throw;
-        }
-    }
+    public PhotoViews ComputeWithMaps(ReadOnlySpan<byte> bytes, string source, Scratch scratch, FeatureMap[][] maps) =>
+        Compute(bytes, source, scratch, _cache.Slots, maps, parallel: true);
 
     /// <summary>
     /// Each backbone's output averaged over the views, in view order, into its slice of <paramref name="output"/>:
@@ -348,41 +252,85 @@ internal sealed class FeatureExtractor
         }
     }
 
+    // Decodes the photo once, renders every slot (one thread: renders share buffers), then writes and runs each slot's
+    // tensor, concurrently when asked; the outputs land in the scratch. Returns the decoded photo, which the caller disposes.
+    private PhotoViews Compute(ReadOnlySpan<byte> bytes, string source, Scratch scratch, IReadOnlyList<ViewSlot> slots, FeatureMap[][]? maps, bool parallel)
+    {
+        var photo = _source.Decode(bytes, source, scratch.Render);
+        try
+        {
+            var pixels = _renderer.Render(photo, slots);
+            void Run(int k)
+            {
+                var slot = slots[k];
+                var tensor = scratch.Inputs[slot.Backbone * _views.Count + slot.View];
+                var output = scratch.ViewOutputs[slot.Backbone][slot.View];
+                _renderer.WriteTensor(slot, pixels[k], tensor);
+                if (maps is null)
+                {
+                    _runner.Run(slot, tensor, output);
+                }
+                else
+                {
+                    maps[slot.Backbone][slot.View] = _runner.RunWithMap(slot, tensor, output);
+                }
+            }
+
+            if (parallel && slots.Count > 1)
+            {
+                Parallel.For(0, slots.Count, new ParallelOptions { MaxDegreeOfParallelism = MaxDegreeOfParallelism }, Run);
+            }
+            else
+            {
+                for (var k = 0; k < slots.Count; k++)
+                {
+                    Run(k);
+                }
+            }
+
+            return photo;
+        }
+        catch
+        {
+            photo.Dispose();
+            throw;
+        }
+    }
+
+    // Whether some slot of the photo at the path is not cached; false without a cache, or when the file cannot be read.
+    private bool NeedsComputing(string path, Scratch scratch)
+    {
+        if (!_cache.Enabled)
+        {
+            return false;
+        }
+
+        try
+        {
+            var bytes = _source.Read(path, ref scratch.FileBuffer).Span;
+            return _source.Key(bytes) is not { } key || !_cache.IsComplete(key, scratch.ViewOutputs);
+        }
+        catch (ImageDecodeException)
+        {
+            return false;
+        }
+    }
+
     // Returns null on success, else the reason the photo was skipped.
     private string? TryExtract(ImageEntry image, Scratch scratch, float[] output)
     {
         try
         {
-            var bytes = PhotoFile.Read(image.Path, MaxPhotoBytes, ref scratch.FileBuffer).Span;
-            var imageHash = _cache is null ? "" : Convert.ToHexStringLower(SHA256.HashData(bytes));
-            var decoded = _cache is null ? null : ImageDecoder.DecodedSize(bytes, DecodeSize);
-            var missing = new bool[_backbones.Count, _views.Count];
-            var anyMissing = false;
-            for (var b = 0; b < _backbones.Count; b++)
-            {
-                for (var v = 0; v < _views.Count; v++)
-                {
-                    missing[b, v] = decoded is not { } size || !_cache!.TryRead(FeatureCacheKey.Of(_identities[b, v], imageHash, size), scratch.ViewOutputs[b][v]);
-                    anyMissing |= missing[b, v];
-                }
-            }
-
-            if (anyMissing)
+            var bytes = _source.Read(image.Path, ref scratch.FileBuffer).Span;
+            var key = _cache.Enabled ? _source.Key(bytes) : null;
+            var missing = _cache.ReadCached(key, scratch.ViewOutputs);
+            if (missing.Count > 0)
             {
                 using (Compute(bytes, image.Path, scratch, missing, maps: null, parallel: false))
                 {
                 }
 
-                for (var b = 0; b < _backbones.Count; b++)
-                {
-                    for (var v = 0; v < _views.Count; v++)
-                    {
-                        if (missing[b, v] && decoded is { } size)
-                        {
-                            _cache!.Write(FeatureCacheKey.Of(_identities[b, v], imageHash, size), scratch.ViewOutputs[b][v]);
-                        }
-                    }
-                }
+                _cache.Store(key, missing, scratch.ViewOutputs);
             }
 
             Average(scratch, output);
@@ -395,17 +343,16 @@ internal sealed class FeatureExtractor
     }
 
     /// <summary>Per-worker buffers, reused for every photo the worker handles.</summary>
-    internal sealed class Scratch(BackboneSet backbones, IReadOnlyList<ImageView> views, int[] lengths)
+    internal sealed class Scratch(int viewCount, int[] outputLengths, int[] tensorLengths)
     {
         /// <summary>Decode and render buffers.</summary>
         public RenderScratch Render { get; } = new();
 
-        /// <summary>One input tensor per backbone and view (sequential runs): [backbone][view].</summary>
-        public float[][][] Inputs { get; } = Enumerable.Range(0, backbones.Count)
-            .Select(b => views.Select(v => new float[backbones.At(b, v.InputSize).Writer.Length]).ToArray()).ToArray();
+        /// <summary>One input tensor per (backbone, view), backbone by backbone.</summary>
+        public float[][] Inputs { get; } = tensorLengths.Select(n => new float[n]).ToArray();
 
         /// <summary>The output of each backbone and view: [backbone][view].</summary>
-        public float[][][] ViewOutputs { get; } = lengths.Select(n => views.Select(_ => new float[n]).ToArray()).ToArray();
+        public float[][][] ViewOutputs { get; } = outputLengths.Select(n => Enumerable.Range(0, viewCount).Select(_ => new float[n]).ToArray()).ToArray();
 
         /// <summary>The photo file's bytes (grows up to <see cref="PhotoFile.MaxKeptBuffer"/>).</summary>
         public byte[] FileBuffer = [];
