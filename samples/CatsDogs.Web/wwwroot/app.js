@@ -230,6 +230,7 @@ function scoredFrame(data) {
   scoredTimes.push(now);
   scoredTimes = scoredTimes.filter(t => now - t <= 3000);
   if (!liveLabel.dataset.firstFrameMs) {
+    liveLabel.dataset.firstFrameAt = now.toFixed(0);
     liveLabel.dataset.firstFrameMs = (now - liveStarted).toFixed(0);
   }
   const label = dog ? "Dog" : "Cat";
