@@ -137,6 +137,43 @@ public sealed class LiveCameraTests(LiveModelFixture live, ITestOutputHelper out
     }
 
     [HarnessFact]
+    public async Task APhotoContractModel_IsScoredLiveOnTheWholeFrame_AndASnapshotsPDogEqualsTheServers()
+    {
+        // The default views (squash, crop, mirrors) cannot take one pre-resized input: the page sends the frame itself.
+        var photos = ImageDataset.FromFolder(TestEnvironment.DataDirectory).Shuffle(25);
+        var model = _dir.File("photo-contract.zip");
+        using (var classifier = new CatsDogsTrainer(new CatsDogsOptions { Folds = 3 }).Train(new ImageDataset(
+            photos.Where(p => p.Label == PetLabel.Cat).Take(30).Concat(photos.Where(p => p.Label == PetLabel.Dog).Take(30)))))
+        {
+            classifier.Save(model);
+        }
+
+        await using var server = await WebServer.StartAsync("--model", model);
+        var page = await _browser!.NewPageAsync();
+        page.SetDefaultTimeout(60_000);
+        page.Console += (_, message) =>
+        {
+            if (message.Type == "error")
+            {
+                _consoleErrors.Add($"{message.Text} at {message.Location}");
+            }
+        };
+        await page.GotoAsync(server.Address.ToString());
+        await StartLive(page);
+        Assert.Equal("Photo", await page.GetAttributeAsync("#live-label", "data-contract"));
+        var overlay = await page.EvaluateAsync<int[]>("() => { const c = document.getElementById('live-overlay'); return [c.width, c.height]; }");
+        Assert.Equal([320, 240], overlay);
+        await page.ClickAsync("#camera-snap");
+        var result = page.Locator(".result[data-dog-probability]");
+        await result.WaitForAsync(new() { Timeout = 60_000 });
+        var fromServer = double.Parse((await result.GetAttributeAsync("data-dog-probability"))!, CultureInfo.InvariantCulture);
+        var inPage = double.Parse((await result.GetAttributeAsync("data-live-dog-probability"))!, CultureInfo.InvariantCulture);
+        output.WriteLine($"photo contract: P(dog) {inPage:F4} in the page, {fromServer:F4} from the server; {await page.InnerTextAsync("#live-status")}");
+        Assert.InRange(Math.Abs(fromServer - inPage), 0, 0.01);
+        AssertNoConsoleErrors();
+    }
+
+    [HarnessFact]
     public async Task WithEveryRequestOutsideTheAppAborted_ThePageStillScoresLiveAndUploads()
     {
         var page = await _browser!.NewPageAsync();

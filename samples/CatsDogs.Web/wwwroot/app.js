@@ -154,6 +154,7 @@ function startWorker() {
     if (data.type === "ready") {
       contract = data.contract;
       liveLabel.dataset.modelBytes = String(data.bytes);
+      liveLabel.dataset.contract = contract;
       liveLabel.dataset.threads = String(data.threads);
       liveStatus.textContent = `Model loaded in ${(data.ms / 1000).toFixed(1)} s (${(data.bytes / 1048576).toFixed(1)} MiB, ${contract} input, ${data.threads} thread(s)).`;
       nextFrame();
