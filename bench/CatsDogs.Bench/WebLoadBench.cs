@@ -32,7 +32,7 @@ internal static class WebLoadBench
         Console.WriteLine("| concurrent clients | requests | requests/s | p50 | p95 | answers |");
         Console.WriteLine("|---:|---:|---:|---:|---:|---|");
         Load(client, photos, 1, 8); // warm-up
-        foreach (var clients in new[] { 1, 2, 4, 8 })
+        foreach (var clients in new[] { 1, 2, 4, 8, 50 })
         {
             var (rate, p50, p95, statuses) = Load(client, photos, clients, requests);
             Console.WriteLine($"| {clients} | {requests} | {rate:F1} | {p50 * 1000:F0} ms | {p95 * 1000:F0} ms | {string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Value} × {(int)s.Key}"))} |");

@@ -46,7 +46,19 @@ public sealed class BrowserModel(Scorer scorer, ILogger<BrowserModel> log)
         try
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var result = scorer.Classifier.ExportOnnx(Path.Combine(dir.FullName, "model.onnx"), new OnnxExportOptions { WithCam = true });
+            var path = Path.Combine(dir.FullName, "model.onnx");
+            OnnxExportResult result;
+            try
+            {
+                result = scorer.Classifier.ExportOnnx(path, new OnnxExportOptions { WithCam = true });
+            }
+            catch (ArgumentException e) when (e.Message.Contains("feature map", StringComparison.Ordinal))
+            {
+                // A backbone without a feature map: the page shows the label and P(dog) without a heatmap.
+                log.LogWarning("The model for the browser has no cam: {Reason}", e.Message);
+                result = scorer.Classifier.ExportOnnx(path, new OnnxExportOptions());
+            }
+
             var bytes = File.ReadAllBytes(result.Path);
             var etag = $"\"{Convert.ToHexStringLower(SHA256.HashData(bytes))[..32]}\"";
             log.LogInformation("Exported the model for the browser: {Bytes:N0} bytes, {Contract} contract, in {Seconds:F1} s", bytes.Length, result.Input, clock.Elapsed.TotalSeconds);
