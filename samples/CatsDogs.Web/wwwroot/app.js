@@ -144,6 +144,7 @@ let frameId = 0;
 let scoredTimes = [];
 let lastFrame = null; // { canvas, p }: the last scored frame, exactly the pixels the model saw
 let liveStarted = 0;
+let session = 0; // one per start: a frame scored for an earlier start is ignored
 
 function startWorker() {
   if (worker) {
@@ -213,15 +214,16 @@ function nextFrame() {
   inFlight = true;
   const { canvas, rgb } = grabFrame();
   const id = ++frameId;
-  pendingFrames.set(id, canvas);
+  pendingFrames.set(id, { canvas, session });
   worker.postMessage({ type: "frame", id, width: canvas.width, height: canvas.height, rgb: rgb.buffer }, [rgb.buffer]);
 }
 
 function scoredFrame(data) {
   inFlight = false;
-  const canvas = pendingFrames.get(data.id);
+  const { canvas, session: frameSession } = pendingFrames.get(data.id);
   pendingFrames.delete(data.id);
-  if (!stream) {
+  if (!stream || frameSession !== session) {
+    requestAnimationFrame(nextFrame);
     return;
   }
   const p = data.p;
@@ -237,6 +239,11 @@ function scoredFrame(data) {
   const label = dog ? "Dog" : "Cat";
   if (liveLabel.textContent !== label) {
     liveLabel.textContent = label;
+    // When (in the stream's time) each label was first shown: what the tests and the bench read.
+    const key = dog ? "dogAt" : "catAt";
+    if (liveLabel.dataset[key] === undefined) {
+      liveLabel.dataset[key] = video.currentTime.toFixed(3);
+    }
   }
   liveLabel.dataset.dogProbability = p.toFixed(6);
   liveLabel.dataset.frames = String(Number(liveLabel.dataset.frames || 0) + 1);
@@ -257,13 +264,22 @@ function scoredFrame(data) {
 document.getElementById("camera-start").addEventListener("click", async () => {
   cameraError.hidden = true;
   try {
-    stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
-    video.srcObject = stream;
-    panel.hidden = false;
+    // A new start shows nothing of the last one.
+    session++;
     liveStarted = performance.now();
-    delete liveLabel.dataset.firstFrameMs;
-    document.getElementById("camera-snap").focus();
+    lastFrame = null;
+    scoredTimes = [];
+    liveLabel.textContent = "…";
+    for (const key of ["firstFrameMs", "firstFrameAt", "frames", "dogProbability", "catAt", "dogAt"]) {
+      delete liveLabel.dataset[key];
+    }
     startWorker();
+    const started = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+    video.srcObject = started;
+    panel.hidden = false;
+    document.getElementById("camera-snap").focus();
+    await video.play(); // frames are taken from this stream only once it plays, never a frame left from the last one
+    stream = started;
     nextFrame();
   } catch (e) {
     cameraError.textContent = `The camera cannot be used: ${e.message}`;
@@ -272,10 +288,11 @@ document.getElementById("camera-start").addEventListener("click", async () => {
 });
 
 function stopCamera() {
-  if (stream) {
-    stream.getTracks().forEach(t => t.stop());
-    stream = null;
+  if (video.srcObject) {
+    video.srcObject.getTracks().forEach(t => t.stop());
+    video.srcObject = null;
   }
+  stream = null;
   scoredTimes = [];
   liveFps.textContent = "0.0";
   panel.hidden = true;
