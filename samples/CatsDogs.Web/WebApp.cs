@@ -11,7 +11,7 @@ namespace CatsDogs.Web;
 /// The web app: one page (<c>wwwroot/</c>) and a JSON API over a trained classifier. Photos are read into memory and
 /// scored there, never written to disk. Every error is JSON, RFC 9457 problem details, never a 500 for anything a
 /// client sends: a malformed upload 400, a slow one 408, a photo over the size limit 413, a photo that is not one 422
-/// (with the library's reason), all scoring slots busy 429 with Retry-After, 404 / 405 / 414 / 431 alike.
+/// (with the library's reason), the scoring queue full or the wait over 429 with Retry-After, 404 / 405 / 414 / 431 alike.
 /// </summary>
 public static class WebApp
 {
