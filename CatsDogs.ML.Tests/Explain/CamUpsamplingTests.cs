@@ -38,6 +38,31 @@ public class CamUpsamplingTests
     }
 
     [Fact]
+    public void AWholeViewAndACrop_AveragedByCoverage_LeaveNoSeamWhereTheCropEnds()
+    {
+        // A 200 × 100 photo: a squash (all of it) and a centre crop (x in 50…150), both seeing the same value 2.
+        var map = new float[200 * 100];
+        var coverage = new float[200 * 100];
+        CamUpsampling.AddUpsampled(new CamGrid(1, 1, [2f]), new ViewPlacement(0.05f, 0.1f, 0f, 0f), 10, 10, 0.5f, map, 200, 100, coverage);
+        CamUpsampling.AddUpsampled(new CamGrid(1, 1, [2f]), new ViewPlacement(0.1f, 0.1f, -5f, 0f), 10, 10, 0.5f, map, 200, 100, coverage);
+        Assert.Equal(1f, map[(50 * 200) + 10]); // without coverage: half the value outside the crop …
+        Assert.Equal(2f, map[(50 * 200) + 100]); // … the whole inside it: a seam at x = 50 and 150
+        CamUpsampling.DivideByCoverage(map, coverage);
+        Assert.All(map, v => Assert.Equal(2f, v));
+    }
+
+    [Fact]
+    public void DivideByCoverage_LeavesPixelsNoViewShowedAtZero()
+    {
+        var map = new float[200 * 100];
+        var coverage = new float[200 * 100];
+        CamUpsampling.AddUpsampled(new CamGrid(1, 1, [2f]), new ViewPlacement(0.1f, 0.1f, -5f, 0f), 10, 10, 0.5f, map, 200, 100, coverage);
+        CamUpsampling.DivideByCoverage(map, coverage);
+        Assert.Equal(0f, map[(50 * 200) + 10]);
+        Assert.Equal(2f, map[(50 * 200) + 100]);
+    }
+
+    [Fact]
     public void Flipped_MirrorsTheGrid()
     {
         Assert.Equal([1f, 0f, 0f, 0f], TopRight.Flipped().Values);

@@ -190,7 +190,7 @@ public sealed class BrowserTests(HelloWorldFixture trained, ITestOutputHelper ou
             focused.Add(await page.EvaluateAsync<string>("() => document.activeElement.id || document.activeElement.className"));
         }
 
-        Assert.Contains("drop", focused);
+        Assert.Contains("files", focused);
         Assert.Contains("camera-start", focused);
         AssertNoConsoleErrors();
     }

@@ -25,7 +25,7 @@ public sealed class WebApiTests(TinyModel tiny) : IDisposable
         using var content = Form(photos.Select(p => (Path.GetFileName(p), File.ReadAllBytes(p))).Append(("notes.jpg", "shopping list"u8.ToArray())));
         using var response = await client.PostAsync("/api/predict", content);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var items = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.EnumerateArray().ToArray();
+        var items = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("results").EnumerateArray().ToArray();
         Assert.Equal(4, items.Length);
         for (var i = 0; i < 3; i++)
         {
@@ -46,7 +46,7 @@ public sealed class WebApiTests(TinyModel tiny) : IDisposable
         var photo = Path.Combine(tiny.PhotosDirectory, "cat.2.png");
         using var response = await client.PostAsync("/api/explain", Form([("cat.2.png", File.ReadAllBytes(photo))]));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var item = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement[0];
+        var item = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("results")[0];
         var overlay = item.GetProperty("overlay").GetString()!;
         Assert.StartsWith("data:image/png;base64,", overlay, StringComparison.Ordinal);
         using var png = SKBitmap.Decode(Convert.FromBase64String(overlay["data:image/png;base64,".Length..]));
@@ -78,11 +78,12 @@ public sealed class WebApiTests(TinyModel tiny) : IDisposable
             using var response = await client.PostAsync("/api/predict", content);
             Assert.Equal(status, (int)response.StatusCode);
             var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
-            if (body.ValueKind == JsonValueKind.Array)
+            Assert.Equal(JsonValueKind.Object, body.ValueKind);
+            if (body.TryGetProperty("results", out var results))
             {
                 // Photos that could not be scored, each with its reason.
                 Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
-                Assert.False(string.IsNullOrWhiteSpace(body[0].GetProperty("error").GetString()));
+                Assert.False(string.IsNullOrWhiteSpace(results[0].GetProperty("error").GetString()));
             }
             else
             {
@@ -96,12 +97,12 @@ public sealed class WebApiTests(TinyModel tiny) : IDisposable
     [Fact]
     public async Task AllScoringSlotsBusy_Get429_WithRetryAfter_AsProblemDetails()
     {
-        var factory = Factory(("max-concurrent", "1"));
+        var factory = Factory(("max-concurrent", "1"), ("max-queued", "0"));
         using var client = factory.CreateClient();
         var photo = File.ReadAllBytes(Path.Combine(tiny.PhotosDirectory, "dog.1.png"));
 
-        // The test holds the only slot, as a request being scored would.
-        using (var held = factory.Services.GetRequiredService<CatsDogs.Web.ScoringSlots>().TryTake())
+        // The test holds the only slot, as a request being scored would; no request may wait.
+        using (var held = await factory.Services.GetRequiredService<CatsDogs.Web.ScoringSlots>().TakeAsync(CancellationToken.None))
         {
             Assert.True(held.IsAcquired);
             using var refused = await client.PostAsync("/api/predict", Form([("quick.png", photo)]));
@@ -112,6 +113,34 @@ public sealed class WebApiTests(TinyModel tiny) : IDisposable
         }
 
         using var answered = await client.PostAsync("/api/predict", Form([("quick.png", photo)]));
+        Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
+    }
+
+    [Fact]
+    public async Task ARequestPastTheSlots_WaitsInTheQueue_AndIsScored_OrGets429WhenItsWaitRunsOut()
+    {
+        var factory = Factory(("max-concurrent", "1"), ("max-queued", "1"), ("queue-timeout", "1"));
+        using var client = factory.CreateClient();
+        var photo = File.ReadAllBytes(Path.Combine(tiny.PhotosDirectory, "dog.1.png"));
+        var slots = factory.Services.GetRequiredService<CatsDogs.Web.ScoringSlots>();
+
+        // Held past the queue timeout: the waiting request is refused after about its second.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using (var held = await slots.TakeAsync(CancellationToken.None))
+        {
+            using var refused = await client.PostAsync("/api/predict", Form([("late.png", photo)]));
+            Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+            Assert.Equal("1", refused.Headers.RetryAfter?.ToString());
+            Assert.InRange(clock.Elapsed.TotalSeconds, 0.9, 30);
+        }
+
+        // Freed within the timeout: the waiting request is scored, not refused.
+        var slot = await slots.TakeAsync(CancellationToken.None);
+        var waiting = client.PostAsync("/api/predict", Form([("queued.png", photo)]));
+        await Task.Delay(200);
+        Assert.False(waiting.IsCompleted, "the request waits for the slot");
+        slot.Dispose();
+        using var answered = await waiting.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
     }
 

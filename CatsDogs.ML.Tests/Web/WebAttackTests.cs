@@ -54,7 +54,7 @@ public sealed class WebAttackTests(TinyModel tiny, ITestOutputHelper output)
         var seconds = clock.Elapsed.TotalSeconds;
         output.WriteLine($"{png.Length:N0}-byte 8000×8000 flat PNG explained in {seconds:F2} s");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var item = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement[0];
+        var item = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("results")[0];
         Assert.InRange(Math.Max(item.GetProperty("width").GetInt32(), item.GetProperty("height").GetInt32()), 1, CatsDogs.Web.Api.MaxOverlaySide);
         Assert.Equal(tiny.Classifier.Predict(png).DogProbability, item.GetProperty("dogProbability").GetSingle());
         Assert.InRange(seconds, 0, 20); // generous: the figure is printed; the issue measured 16 s before the fix
@@ -67,7 +67,7 @@ public sealed class WebAttackTests(TinyModel tiny, ITestOutputHelper output)
         using var client = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(60) };
         using var response = await client.PostAsync("api/explain", WebApiTests.Form([("wide.png", FlatPng(3000, 2000))]));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var item = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement[0];
+        var item = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("results")[0];
         var overlay = item.GetProperty("overlay").GetString()!;
         using var decoded = SKBitmap.Decode(Convert.FromBase64String(overlay["data:image/png;base64,".Length..]));
         Assert.Equal((CatsDogs.Web.Api.MaxOverlaySide, 683), (decoded.Width, decoded.Height));
@@ -145,7 +145,7 @@ public sealed class WebAttackTests(TinyModel tiny, ITestOutputHelper output)
         using var client = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(30) };
         using var response = await client.PostAsync("api/predict", WebApiTests.Form([("<img src=x onerror=alert(1)>.png", File.ReadAllBytes(Path.Combine(tiny.PhotosDirectory, "cat.1.png")))]));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var name = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement[0].GetProperty("name").GetString()!;
+        var name = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("results")[0].GetProperty("name").GetString()!;
         Assert.Equal("_img src=x onerror=alert(1)_.png", name);
     }
 

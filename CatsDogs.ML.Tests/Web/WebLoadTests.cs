@@ -16,7 +16,7 @@ public class WebLoadTests(TinyModel tiny, ITestOutputHelper output)
     [InlineData(2)]
     public async Task ThreeHundredRequests_FromEightClients_NoServerError_AndEveryAnswerIsTheLibrarys(int limit)
     {
-        await using var server = await WebServer.StartAsync("--model", tiny.ModelPath, "--models-dir", tiny.ModelsDirectory, "--max-concurrent", limit.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await using var server = await WebServer.StartAsync("--model", tiny.ModelPath, "--models-dir", tiny.ModelsDirectory, "--max-concurrent", limit.ToString(System.Globalization.CultureInfo.InvariantCulture), "--max-queued", limit.ToString(System.Globalization.CultureInfo.InvariantCulture));
         var photos = Directory.GetFiles(tiny.PhotosDirectory).Order(StringComparer.Ordinal).Select(p => (Name: Path.GetFileName(p), Bytes: File.ReadAllBytes(p))).ToArray();
         var expected = photos.ToDictionary(p => p.Name, p => tiny.Classifier.Predict(p.Bytes).DogProbability);
         using var client = new HttpClient { BaseAddress = server.Address, Timeout = TimeSpan.FromSeconds(30) };
@@ -36,7 +36,7 @@ public class WebLoadTests(TinyModel tiny, ITestOutputHelper output)
                 statuses.Add((int)response.StatusCode);
                 if (response.IsSuccessStatusCode)
                 {
-                    var p = JsonDocument.Parse(await response.Content.ReadAsStringAsync(deadline.Token)).RootElement[0].GetProperty("dogProbability").GetSingle();
+                    var p = JsonDocument.Parse(await response.Content.ReadAsStringAsync(deadline.Token)).RootElement.GetProperty("results")[0].GetProperty("dogProbability").GetSingle();
                     if (p != expected[photo.Name])
                     {
                         wrong.Add($"{photo.Name}: {p} instead of {expected[photo.Name]}");

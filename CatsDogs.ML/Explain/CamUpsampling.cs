@@ -31,9 +31,11 @@ internal static class CamUpsampling
     /// <paramref name="target"/> (<paramref name="width"/> × <paramref name="height"/>): each photo pixel's centre is
     /// mapped into the view (<paramref name="placement"/>, a <paramref name="viewWidth"/> × <paramref name="viewHeight"/>
     /// view) and from there onto the grid, whose cells cover the view evenly. Pixels the view did not show (cropped
-    /// away) get nothing.
+    /// away) get nothing. When <paramref name="coverage"/> is given, <paramref name="weight"/> is also added to it at
+    /// every pixel the view showed, so that <see cref="DivideByCoverage"/> can turn the sum into each pixel's average
+    /// over the views that saw it.
     /// </summary>
-    public static void AddUpsampled(CamGrid grid, ViewPlacement placement, int viewWidth, int viewHeight, float weight, Span<float> target, int width, int height)
+    public static void AddUpsampled(CamGrid grid, ViewPlacement placement, int viewWidth, int viewHeight, float weight, Span<float> target, int width, int height, Span<float> coverage = default)
     {
         for (var py = 0; py < height; py++)
         {
@@ -60,7 +62,23 @@ internal static class CamUpsampling
                 var top = (grid.At(x0, y0) * (1 - fx)) + (grid.At(x1, y0) * fx);
                 var bottom = (grid.At(x0, y1) * (1 - fx)) + (grid.At(x1, y1) * fx);
                 target[(py * width) + px] += weight * ((top * (1 - fy)) + (bottom * fy));
+                if (!coverage.IsEmpty)
+                {
+                    coverage[(py * width) + px] += weight;
+                }
             }
+        }
+    }
+
+    /// <summary>
+    /// Divides each pixel's weighted sum by the weight of the views that showed it (pixels no view showed stay 0), so
+    /// that where a crop ends the map does not drop to the share of the views that remain: no seam at crop edges.
+    /// </summary>
+    public static void DivideByCoverage(Span<float> target, ReadOnlySpan<float> coverage)
+    {
+        for (var i = 0; i < target.Length; i++)
+        {
+            target[i] = coverage[i] > 0 ? target[i] / coverage[i] : 0;
         }
     }
 }

@@ -18,8 +18,9 @@ namespace CatsDogs.ML.Explain;
 /// Each backbone's map is Σ_k w_k·A_k over its last feature map, with the head's weights for that backbone's
 /// features and the feature scaling folded in, averaged over the views (mirrored views flipped back); its grid mean
 /// is that backbone's exact share of the score, so <c>Bias + Σ Contribution == Score</c>. The combined map puts each
-/// view's map back where that view came from in the photo (bilinear; parts a crop cut away get nothing) and is signed
-/// for the predicted class.
+/// view's map back where that view came from in the photo (bilinear), averages at each pixel the views that showed it
+/// (weighted by coverage, so a crop's edge leaves no seam; pixels no view showed get nothing) and is signed for the
+/// predicted class.
 /// </remarks>
 public sealed class Explainer : IDisposable
 {
@@ -145,6 +146,7 @@ public sealed class Explainer : IDisposable
 
             int width = photo.Image.Width, height = photo.Image.Height;
             var dogMap = new float[width * height];
+            var coverage = new float[width * height]; // the views are the same for every backbone: counted with the first
             var heatmaps = new BackboneHeatmap[_backbones.Count];
             var viewWeight = 1f / views.Count;
             for (var b = 0; b < _backbones.Count; b++)
@@ -158,12 +160,13 @@ public sealed class Explainer : IDisposable
                     grids[v] = views[v].Mirrored ? grid.Flipped() : grid;
                     contribution += viewWeight * grid.Values.Average(x => (double)x);
                     var viewInput = views[v].InputFor(input);
-                    CamUpsampling.AddUpsampled(grids[v], photo.Placement(input, views[v]), viewInput.Width, viewInput.Height, viewWeight, dogMap, width, height);
+                    CamUpsampling.AddUpsampled(grids[v], photo.Placement(input, views[v]), viewInput.Width, viewInput.Height, viewWeight, dogMap, width, height, b == 0 ? coverage : default);
                 }
 
                 heatmaps[b] = new BackboneHeatmap(_backbones[b].Spec.Name, grids[0].Width, grids[0].Height, MeanGrid(grids), contribution);
             }
 
+            CamUpsampling.DivideByCoverage(dogMap, coverage);
             var sign = probability >= 0.5f ? 1f : -1f;
             for (var i = 0; i < dogMap.Length; i++)
             {

@@ -49,10 +49,11 @@ public static class Program
         var webLoad = new Option<bool>("--web-load") { Description = "The web app under load: requests/s, p50 and p95 with 1–8 concurrent clients (README)." };
         var worstPhotos = new Option<bool>("--worst-photos") { Description = "With --web-load: the worst photos of issue 22 on /api/explain (latency, statuses, the app's peak memory; docs/web.md)." };
         var requestsOption = new Option<int>("--requests") { Description = "With --web-load: requests per client count.", DefaultValueFactory = _ => 200 };
+        var liveBench = new Option<bool>("--live") { Description = "The page's live camera in headless Chromium: frames scored per second, first scored frame cold and cached, model size (docs/web.md)." };
         var exportBench = new Option<bool>("--export") { Description = "The exported ONNX model's throughput in ONNX Runtime (batch 1 and 8) next to the library's (docs/export.md)." };
         var precision = new Option<bool>("--precision") { Description = "int8 (QDQ) against float32 on the real backbones: feature cosine, fused operators, file sizes, raw throughput (docs/quantization.md)." };
         var otherPetsOption = new Option<string?>("--other-pets") { Description = "The other-pets photos (default $CATSDOGS_OTHER_PETS_DIR or ../shared/data/other-pets)." };
-        var root = new RootCommand("CatsDogs.ML benchmark") { photosOption, repeatOption, dataOption, modelsOption, deviceOption, rssProbe, profileDecode, batching, rssOnly, graphProbe, quality, qualityOnly, otherPetsOption, brokerOption, brokerBench, messagesOption, webLoad, worstPhotos, requestsOption, exportBench, precision };
+        var root = new RootCommand("CatsDogs.ML benchmark") { photosOption, repeatOption, dataOption, modelsOption, deviceOption, rssProbe, profileDecode, batching, rssOnly, graphProbe, quality, qualityOnly, otherPetsOption, brokerOption, brokerBench, messagesOption, webLoad, worstPhotos, requestsOption, exportBench, precision, liveBench };
         root.SetAction(parse =>
         {
             var data = parse.GetValue(dataOption) ?? Environment.GetEnvironmentVariable("CATSDOGS_DATA_DIR") ?? FindShared("data/dogs-vs-cats/train");
@@ -90,6 +91,11 @@ public static class Program
             if (parse.GetValue(precision))
             {
                 return PrecisionBench.Run(data, models, parse.GetValue(photosOption), repeat);
+            }
+
+            if (parse.GetValue(liveBench))
+            {
+                return LiveBench.Run(data);
             }
 
             if (parse.GetValue(exportBench))

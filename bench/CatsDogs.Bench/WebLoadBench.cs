@@ -32,7 +32,7 @@ internal static class WebLoadBench
         Console.WriteLine("| concurrent clients | requests | requests/s | p50 | p95 | answers |");
         Console.WriteLine("|---:|---:|---:|---:|---:|---|");
         Load(client, photos, 1, 8); // warm-up
-        foreach (var clients in new[] { 1, 2, 4, 8 })
+        foreach (var clients in new[] { 1, 2, 4, 8, 50 })
         {
             var (rate, p50, p95, statuses) = Load(client, photos, clients, requests);
             Console.WriteLine($"| {clients} | {requests} | {rate:F1} | {p50 * 1000:F0} ms | {p95 * 1000:F0} ms | {string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Value} × {(int)s.Key}"))} |");
@@ -167,7 +167,7 @@ internal static class WebLoadBench
         return (requests / seconds, latencies[latencies.Count / 2], latencies[(int)(latencies.Count * 0.95)], statuses);
     }
 
-    private static Process StartApp(string model, int port)
+    internal static Process StartApp(string model, int port)
     {
         var dll = BuiltProgram.Find(Path.Combine("samples", "CatsDogs.Web"), "CatsDogs.Web.dll");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(dll)! };
@@ -183,7 +183,7 @@ internal static class WebLoadBench
     }
 
     // Disposing a Process leaves it running: the app is killed (with its children) when the bench ends, however it ends.
-    private sealed class Stopper(Process app) : IDisposable
+    internal sealed class Stopper(Process app) : IDisposable
     {
         public void Dispose()
         {
@@ -195,7 +195,7 @@ internal static class WebLoadBench
         }
     }
 
-    private static void WaitReady(HttpClient client, Process app)
+    internal static void WaitReady(HttpClient client, Process app)
     {
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < TimeSpan.FromSeconds(120) && !app.HasExited)
@@ -217,7 +217,7 @@ internal static class WebLoadBench
         throw new InvalidOperationException("The web app did not become ready within 120 s.");
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

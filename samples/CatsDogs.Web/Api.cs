@@ -5,7 +5,7 @@ using SkiaSharp;
 
 namespace CatsDogs.Web;
 
-/// <summary>The JSON API: <c>POST /api/predict</c>, <c>POST /api/explain</c>, <c>GET /api/model</c> (<c>GET /health/ready</c> is a health check, see <see cref="WebApp"/>).</summary>
+/// <summary>The JSON API: <c>POST /api/predict</c>, <c>POST /api/explain</c>, <c>GET /api/model</c>, <c>GET /model.onnx</c> (<c>GET /health/ready</c> is a health check, see <see cref="WebApp"/>).</summary>
 public static class Api
 {
     /// <summary>Longest side of the overlay <c>/api/explain</c> returns; a larger photo's overlay is scaled down to it.</summary>
@@ -18,9 +18,10 @@ public static class Api
         app.MapPost("/api/explain", (HttpRequest request, Scorer scorer, ScoringSlots slots, CancellationToken token) => Score(request, scorer, slots, explain: true, token))
             .DisableAntiforgery();
         app.MapGet("/api/model", (Scorer scorer) => TypedResults.Json(ModelInfo(scorer)));
+        app.MapGet("/model.onnx", (HttpContext context, BrowserModel model) => model.ServeAsync(context));
     }
 
-    // One JSON object per uploaded photo, in upload order. When no photo could be scored, the answer carries the
+    // An object whose "results" hold one JSON object per uploaded photo, in upload order. When no photo could be scored, the answer carries the
     // first photo's status (413 too large, 422 not a photo); otherwise 200 with the failures inline. A request that
     // cannot be read is a problem details object. The scoring slot is taken only once the whole body is in memory,
     // so a slow upload holds no slot.
@@ -37,11 +38,13 @@ public static class Api
             return TypedResults.Problem("No photo: send one or more files in fields named 'file'.", statusCode: 400);
         }
 
-        using var slot = slots.TryTake();
+        using var slot = await slots.TakeAsync(token);
         if (!slot.IsAcquired)
         {
             request.HttpContext.Response.Headers.RetryAfter = "1";
-            return TypedResults.Problem($"More than {scorer.Options.MaxConcurrentRequests} requests at once; retry in a second.", statusCode: 429);
+            return TypedResults.Problem(
+                $"More than {scorer.Options.MaxConcurrentRequests} requests at once and {scorer.Options.MaxQueuedRequests} waiting, or no slot within {scorer.Options.QueueTimeout.TotalSeconds:0} s; retry in a second.",
+                statusCode: 429);
         }
 
         var results = new List<(object Body, int Status)>();
@@ -52,7 +55,7 @@ public static class Api
         }
 
         var status = results.All(r => r.Status != 200) ? results[0].Status : 200;
-        return TypedResults.Json(results.Select(r => r.Body), statusCode: status);
+        return TypedResults.Json(new { results = results.Select(r => r.Body) }, statusCode: status);
     }
 
     private static (object Body, int Status) ScoreOne(Upload photo, Scorer scorer, bool explain)
@@ -144,7 +147,7 @@ public static class Api
                 cvLogLoss = t.Best.ValidationLogLoss,
                 cvAccuracy = t.Best.ValidationAccuracy,
             },
-            limits = new { maxPhotoBytes = scorer.Options.MaxPhotoBytes, maxPhotosPerRequest = scorer.Options.MaxPhotosPerRequest, maxConcurrentRequests = scorer.Options.MaxConcurrentRequests },
+            limits = new { maxPhotoBytes = scorer.Options.MaxPhotoBytes, maxPhotosPerRequest = scorer.Options.MaxPhotosPerRequest, maxConcurrentRequests = scorer.Options.MaxConcurrentRequests, maxQueuedRequests = scorer.Options.MaxQueuedRequests },
             providers = c.ExecutionProviders.Select(p => new { backbone = p.Backbone, provider = p.Provider }),
         };
     }

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.StaticFiles;
 using BadHttpRequestException = Microsoft.AspNetCore.Http.BadHttpRequestException;
 
 namespace CatsDogs.Web;
@@ -10,7 +11,7 @@ namespace CatsDogs.Web;
 /// The web app: one page (<c>wwwroot/</c>) and a JSON API over a trained classifier. Photos are read into memory and
 /// scored there, never written to disk. Every error is JSON, RFC 9457 problem details, never a 500 for anything a
 /// client sends: a malformed upload 400, a slow one 408, a photo over the size limit 413, a photo that is not one 422
-/// (with the library's reason), all scoring slots busy 429 with Retry-After, 404 / 405 / 414 / 431 alike.
+/// (with the library's reason), the scoring queue full or the wait over 429 with Retry-After, 404 / 405 / 414 / 431 alike.
 /// </summary>
 public static class WebApp
 {
@@ -23,9 +24,13 @@ public static class WebApp
     /// <summary>Most headers the app accepts (431 beyond, as problem details).</summary>
     public const int MaxRequestHeaderCount = 100;
 
-    /// <summary>The Content-Security-Policy every response carries; the page satisfies it (no inline script or style).</summary>
+    /// <summary>
+    /// The Content-Security-Policy every response carries; the page satisfies it (no inline script or style). The live
+    /// mode adds only what onnxruntime-web needs: compiling WebAssembly (<c>'wasm-unsafe-eval'</c>) and workers from the
+    /// app itself.
+    /// </summary>
     public const string ContentSecurityPolicy =
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; "
+        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; "
         + "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
     /// <summary>Builds the app from its command line; without <c>--urls</c> it listens on http://127.0.0.1:5080 only.</summary>
@@ -42,6 +47,7 @@ public static class WebApp
         builder.Services.AddSingleton(services => WebOptions.From(services.GetRequiredService<IConfiguration>()));
         builder.Services.AddSingleton<Scorer>();
         builder.Services.AddSingleton<ScoringSlots>();
+        builder.Services.AddSingleton<BrowserModel>();
         builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = context =>
         {
             // Kestrel's own refusals (body too large, too slow) keep their status and say what happened; anything
@@ -79,6 +85,11 @@ public static class WebApp
             headers.XFrameOptions = "DENY";
             headers["Referrer-Policy"] = "no-referrer";
             headers["Permissions-Policy"] = "camera=(self), microphone=()";
+
+            // Cross-origin isolation, so that onnxruntime-web's WebAssembly may use threads (SharedArrayBuffer).
+            headers["Cross-Origin-Opener-Policy"] = "same-origin";
+            headers["Cross-Origin-Embedder-Policy"] = "require-corp";
+            headers["Cross-Origin-Resource-Policy"] = "same-origin";
             if (RequestTooLarge(context.Request) is { } refusal)
             {
                 await TypedResults.Problem(refusal.Detail, statusCode: refusal.Status).ExecuteAsync(context);
@@ -88,7 +99,7 @@ public static class WebApp
             await next(context);
         });
         app.UseDefaultFiles();
-        app.UseStaticFiles();
+        app.UseStaticFiles(new StaticFileOptions { ContentTypeProvider = ContentTypes() });
         Api.Map(app);
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { ResponseWriter = ModelHealthCheck.WriteAsync });
         return app;
@@ -107,6 +118,15 @@ public static class WebApp
         return request.Headers.Count > MaxRequestHeaderCount || headerBytes > MaxRequestHeaderBytes
             ? new UploadRefusal(431, $"The request has {request.Headers.Count} headers of {headerBytes:N0} bytes; at most {MaxRequestHeaderCount} headers of {MaxRequestHeaderBytes:N0} bytes in all are allowed.")
             : null;
+    }
+
+    // The page's files, onnxruntime-web's modules (.mjs) and WebAssembly among them.
+    private static FileExtensionContentTypeProvider ContentTypes()
+    {
+        var types = new FileExtensionContentTypeProvider();
+        types.Mappings[".mjs"] = "text/javascript";
+        types.Mappings[".wasm"] = "application/wasm";
+        return types;
     }
 
     // wwwroot beside the app (published or run from the project).

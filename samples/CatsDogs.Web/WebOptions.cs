@@ -16,6 +16,8 @@ public sealed record WebOptions
     private const long DefaultMaxRequestBytes = 64L * 1024 * 1024;
     private const int DefaultUploadSeconds = 60;
     private const int DefaultMinUploadRate = 4096;
+    private const int DefaultQueuePerSlot = 4;
+    private const int DefaultQueueSeconds = 10;
 
     /// <summary>Every option the app reads, in the order <c>--help</c> lists them.</summary>
     public static readonly IReadOnlyList<WebOption> Definitions =
@@ -26,7 +28,9 @@ public sealed record WebOptions
         new("max-photo-bytes", "N", $"largest photo accepted, in bytes; a larger one is answered 413 (default {DefaultMaxPhotoBytes})"),
         new("max-photos", "N", $"photos accepted in one request (default {DefaultMaxPhotos})"),
         new("max-request-bytes", "N", $"largest request body, held in memory while it is scored (default {DefaultMaxRequestBytes})"),
-        new("max-concurrent", "N", "requests scored at once (default: the number of cores); a request whose upload has arrived when all are busy is answered 429 with Retry-After"),
+        new("max-concurrent", "N", "requests scored at once (default: the number of cores); a request whose upload has arrived when all are busy waits in the queue"),
+        new("max-queued", "N", $"requests waiting for a scoring slot (default {DefaultQueuePerSlot} per slot); past them a request is answered 429 with Retry-After"),
+        new("queue-timeout", "SECONDS", $"longest wait for a scoring slot; past it, 429 with Retry-After (default {DefaultQueueSeconds})"),
         new("upload-timeout", "SECONDS", $"time allowed for one request's upload; a slower one is answered 408 (default {DefaultUploadSeconds})"),
         new("min-upload-rate", "BYTES/S", $"slowest upload accepted after a 5 s grace; a slower client is disconnected (default {DefaultMinUploadRate})"),
         new("device", "DEVICE", "where the backbones run: cpu, cuda or cuda:N (default cpu)"),
@@ -48,8 +52,14 @@ public sealed record WebOptions
     /// <summary>Largest request body in bytes (default 64 MiB); the body is held in memory, never written to disk.</summary>
     public long MaxRequestBytes { get; init; } = DefaultMaxRequestBytes;
 
-    /// <summary>Requests scored at once (default: the number of cores); more are answered 429 with Retry-After.</summary>
+    /// <summary>Requests scored at once (default: the number of cores); more wait in a queue of <see cref="MaxQueuedRequests"/>.</summary>
     public int MaxConcurrentRequests { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Requests that wait for a scoring slot (default 4 per slot); past them a request is answered 429 with Retry-After.</summary>
+    public int MaxQueuedRequests { get; init; } = DefaultQueuePerSlot * Environment.ProcessorCount;
+
+    /// <summary>Longest wait for a scoring slot (default 10 s); past it the request is answered 429 with Retry-After.</summary>
+    public TimeSpan QueueTimeout { get; init; } = TimeSpan.FromSeconds(DefaultQueueSeconds);
 
     /// <summary>Time allowed for one request's upload (default 60 s); a slower one is answered 408.</summary>
     public TimeSpan UploadTimeout { get; init; } = TimeSpan.FromSeconds(DefaultUploadSeconds);
@@ -104,6 +114,7 @@ public sealed record WebOptions
                 : throw new ArgumentException($"--{key} must be a whole number between {min} and {max}; got '{text}'.");
         }
 
+        var concurrent = (int)Long("max-concurrent", Environment.ProcessorCount, 1, 1024);
         return new WebOptions
         {
             Model = model,
@@ -111,7 +122,9 @@ public sealed record WebOptions
             MaxPhotoBytes = Long("max-photo-bytes", DefaultMaxPhotoBytes, 1, 1L << 30),
             MaxPhotosPerRequest = (int)Long("max-photos", DefaultMaxPhotos, 1, 1000),
             MaxRequestBytes = Long("max-request-bytes", DefaultMaxRequestBytes, 1024, 1L << 31),
-            MaxConcurrentRequests = (int)Long("max-concurrent", Environment.ProcessorCount, 1, 1024),
+            MaxConcurrentRequests = concurrent,
+            MaxQueuedRequests = (int)Long("max-queued", DefaultQueuePerSlot * concurrent, 0, 100_000),
+            QueueTimeout = TimeSpan.FromSeconds(Long("queue-timeout", DefaultQueueSeconds, 1, 3600)),
             UploadTimeout = TimeSpan.FromSeconds(Long("upload-timeout", DefaultUploadSeconds, 1, 3600)),
             MinUploadBytesPerSecond = (int)Long("min-upload-rate", DefaultMinUploadRate, 0, 1L << 30),
             Device = configuration["device"] ?? "cpu",

@@ -1,5 +1,6 @@
-// The CatsDogs.ML demo page: photos from a file picker, drag and drop or the camera go to /api/explain, one at a
-// time, and each answer becomes a card with P(dog), the label, the heatmap overlay and each backbone's share.
+// The CatsDogs.ML demo page: photos from a file picker or drag and drop go to /api/explain, one at a time, and each
+// answer becomes a card with P(dog), the label, the heatmap overlay and each backbone's share. The live camera is
+// scored in the page itself (onnxruntime-web in a worker); its snapshots go to /api/explain like uploads.
 "use strict";
 
 const results = document.getElementById("results");
@@ -22,13 +23,22 @@ function card(name) {
   return item;
 }
 
-function show(item, photoUrl, answer) {
+// Shows a blob in an image; its object URL is revoked as soon as the image has read it.
+function showBlob(img, blob) {
+  const url = URL.createObjectURL(blob);
+  const revoke = () => URL.revokeObjectURL(url);
+  img.addEventListener("load", revoke, { once: true });
+  img.addEventListener("error", revoke, { once: true });
+  img.src = url;
+}
+
+function show(item, blob, answer) {
   const img = item.querySelector(".photo");
-  img.src = photoUrl;
   img.alt = `Photo ${answer.name}`;
   if (answer.error) {
     // What the browser cannot show either (not an image, say) leaves no broken-image icon behind.
     img.addEventListener("error", () => { img.hidden = true; }, { once: true });
+    showBlob(img, blob);
     item.querySelector(".bar").hidden = true;
     item.querySelector(".label").textContent = "Not scored";
     const error = item.querySelector(".error");
@@ -54,10 +64,12 @@ function show(item, photoUrl, answer) {
     toggle.hidden = false;
     toggle.addEventListener("click", () => {
       const overlay = toggle.getAttribute("aria-pressed") === "true";
-      img.src = overlay ? photoUrl : answer.overlay;
+      overlay ? showBlob(img, blob) : (img.src = answer.overlay);
       toggle.setAttribute("aria-pressed", String(!overlay));
       toggle.textContent = overlay ? "Show the heatmap" : "Show the photo";
     });
+  } else {
+    showBlob(img, blob);
   }
 
   const list = item.querySelector(".contributions");
@@ -68,9 +80,12 @@ function show(item, photoUrl, answer) {
   }
 }
 
-async function score(blob, name) {
+// Scores one photo through /api/explain; every answer is a JSON object: { results: [...] } or problem details.
+async function score(blob, name, livePDog) {
   const item = card(name);
-  const photoUrl = URL.createObjectURL(blob);
+  if (livePDog !== undefined) {
+    item.dataset.liveDogProbability = livePDog.toFixed(6);
+  }
   pending++;
   setStatus();
   try {
@@ -78,11 +93,11 @@ async function score(blob, name) {
     form.append("file", blob, name);
     const response = await fetch("api/explain", { method: "POST", body: form });
     const body = await response.json();
-    const answer = Array.isArray(body) ? body[0] : { name, error: body.detail || `The server answered ${response.status}.` };
-    show(item, photoUrl, answer);
+    const answer = Array.isArray(body.results) ? body.results[0] : { name, error: body.detail || `The server answered ${response.status}.` };
+    show(item, blob, answer);
     answer.error ? failed++ : scored++;
   } catch (e) {
-    show(item, photoUrl, { name, error: `The request failed: ${e.message}` });
+    show(item, blob, { name, error: `The request failed: ${e.message}` });
     failed++;
   } finally {
     pending--;
@@ -110,25 +125,162 @@ drop.addEventListener("drop", event => {
   drop.classList.remove("over");
   scoreAll(Array.from(event.dataTransfer.files));
 });
-drop.addEventListener("keydown", event => {
-  if (event.key === "Enter" || event.key === " ") {
-    event.preventDefault();
-    document.getElementById("files").click();
-  }
-});
 
+// Live mode: the camera's frames are scored in the page by the exported model (/model.onnx) in a worker
+// (live-worker.js), one at a time: while a frame is being scored, newer frames are dropped, never queued.
 const video = document.getElementById("camera-video");
 const panel = document.getElementById("camera-panel");
 const cameraError = document.getElementById("camera-error");
+const liveLabel = document.getElementById("live-label");
+const liveFps = document.getElementById("live-fps");
+const liveBar = document.getElementById("live-bar");
+const liveStatus = document.getElementById("live-status");
+const overlay = document.getElementById("live-overlay");
 let stream = null;
+let worker = null;
+let contract = null;
+let inFlight = false;
+let frameId = 0;
+let scoredTimes = [];
+let lastFrame = null; // { canvas, p }: the last scored frame, exactly the pixels the model saw
+let liveStarted = 0;
+let session = 0; // one per start: a frame scored for an earlier start is ignored
+
+function startWorker() {
+  if (worker) {
+    return;
+  }
+  worker = new Worker("live-worker.js", { type: "module" });
+  worker.onmessage = ({ data }) => {
+    if (data.type === "ready") {
+      contract = data.contract;
+      liveLabel.dataset.modelBytes = String(data.bytes);
+      liveLabel.dataset.contract = contract;
+      liveLabel.dataset.threads = String(data.threads);
+      liveStatus.textContent = `Model loaded in ${(data.ms / 1000).toFixed(1)} s (${(data.bytes / 1048576).toFixed(1)} MiB, ${contract} input, ${data.threads} thread(s)).`;
+      nextFrame();
+    } else if (data.type === "scored") {
+      scoredFrame(data);
+    } else if (data.type === "error") {
+      inFlight = false;
+      cameraError.textContent = `The live model failed: ${data.message}`;
+      cameraError.hidden = false;
+    }
+  };
+  worker.onerror = e => {
+    cameraError.textContent = `The live model could not start: ${e.message || "worker error"}`;
+    cameraError.hidden = false;
+  };
+  worker.postMessage({ type: "load", url: new URL("model.onnx", document.baseURI).href });
+}
+
+// The frame the contract takes: rgb224 scales the short side to 224 and crops the centre; the photo contract takes
+// the frame itself (its longer side at most 640 pixels; the graph crops and resizes each view).
+function grabFrame() {
+  const vw = video.videoWidth, vh = video.videoHeight;
+  const canvas = document.createElement("canvas");
+  const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  ctx.imageSmoothingQuality = "high";
+  if (contract === "Resized") {
+    const side = Math.min(vw, vh);
+    canvas.width = canvas.height = 224;
+    ctx.drawImage(video, (vw - side) / 2, (vh - side) / 2, side, side, 0, 0, 224, 224);
+  } else {
+    const scale = Math.min(1, 640 / Math.max(vw, vh));
+    canvas.width = Math.round(vw * scale);
+    canvas.height = Math.round(vh * scale);
+    ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
+  }
+  const rgba = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+  const rgb = new Uint8Array((rgba.length / 4) * 3);
+  for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
+    rgb[j] = rgba[i];
+    rgb[j + 1] = rgba[i + 1];
+    rgb[j + 2] = rgba[i + 2];
+  }
+  return { canvas, rgb };
+}
+
+const pendingFrames = new Map();
+
+function nextFrame() {
+  if (!stream || !contract || inFlight) {
+    return;
+  }
+  if (!video.videoWidth || video.readyState < 2) {
+    requestAnimationFrame(nextFrame);
+    return;
+  }
+  inFlight = true;
+  const { canvas, rgb } = grabFrame();
+  const id = ++frameId;
+  pendingFrames.set(id, { canvas, session });
+  worker.postMessage({ type: "frame", id, width: canvas.width, height: canvas.height, rgb: rgb.buffer }, [rgb.buffer]);
+}
+
+function scoredFrame(data) {
+  inFlight = false;
+  const { canvas, session: frameSession } = pendingFrames.get(data.id);
+  pendingFrames.delete(data.id);
+  if (!stream || frameSession !== session) {
+    requestAnimationFrame(nextFrame);
+    return;
+  }
+  const p = data.p;
+  lastFrame = { canvas, p };
+  const dog = p >= 0.5;
+  const now = performance.now();
+  scoredTimes.push(now);
+  scoredTimes = scoredTimes.filter(t => now - t <= 3000);
+  if (!liveLabel.dataset.firstFrameMs) {
+    liveLabel.dataset.firstFrameAt = now.toFixed(0);
+    liveLabel.dataset.firstFrameMs = (now - liveStarted).toFixed(0);
+  }
+  const label = dog ? "Dog" : "Cat";
+  if (liveLabel.textContent !== label) {
+    liveLabel.textContent = label;
+    // When (in the stream's time) each label was first shown: what the tests and the bench read.
+    const key = dog ? "dogAt" : "catAt";
+    if (liveLabel.dataset[key] === undefined) {
+      liveLabel.dataset[key] = video.currentTime.toFixed(3);
+    }
+  }
+  liveLabel.dataset.dogProbability = p.toFixed(6);
+  liveLabel.dataset.frames = String(Number(liveLabel.dataset.frames || 0) + 1);
+  const span = scoredTimes.length > 1 ? (scoredTimes[scoredTimes.length - 1] - scoredTimes[0]) / 1000 : 0;
+  liveFps.textContent = (span > 0 ? (scoredTimes.length - 1) / span : 0).toFixed(1);
+  liveBar.setAttribute("aria-valuenow", p.toFixed(3));
+  liveBar.setAttribute("aria-valuetext", `P(dog) ${p.toFixed(3)}`);
+  liveBar.querySelector(".fill").style.width = `${(p * 100).toFixed(1)}%`;
+  liveStatus.textContent = `P(dog) = ${p.toFixed(3)}, ${data.ms.toFixed(0)} ms a frame`;
+  if (data.overlay) {
+    overlay.width = data.width;
+    overlay.height = data.height;
+    overlay.getContext("2d").putImageData(new ImageData(data.overlay, data.width, data.height), 0, 0);
+  }
+  requestAnimationFrame(nextFrame);
+}
 
 document.getElementById("camera-start").addEventListener("click", async () => {
   cameraError.hidden = true;
   try {
-    stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
-    video.srcObject = stream;
+    // A new start shows nothing of the last one.
+    session++;
+    liveStarted = performance.now();
+    lastFrame = null;
+    scoredTimes = [];
+    liveLabel.textContent = "…";
+    for (const key of ["firstFrameMs", "firstFrameAt", "frames", "dogProbability", "catAt", "dogAt"]) {
+      delete liveLabel.dataset[key];
+    }
+    startWorker();
+    const started = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+    video.srcObject = started;
     panel.hidden = false;
     document.getElementById("camera-snap").focus();
+    await video.play(); // frames are taken from this stream only once it plays, never a frame left from the last one
+    stream = started;
+    nextFrame();
   } catch (e) {
     cameraError.textContent = `The camera cannot be used: ${e.message}`;
     cameraError.hidden = false;
@@ -136,23 +288,36 @@ document.getElementById("camera-start").addEventListener("click", async () => {
 });
 
 function stopCamera() {
-  if (stream) {
-    stream.getTracks().forEach(t => t.stop());
-    stream = null;
+  if (video.srcObject) {
+    video.srcObject.getTracks().forEach(t => t.stop());
+    video.srcObject = null;
   }
+  stream = null;
+  scoredTimes = [];
+  liveFps.textContent = "0.0";
   panel.hidden = true;
+  document.getElementById("camera-start").focus();
 }
 
 document.getElementById("camera-stop").addEventListener("click", stopCamera);
+
+// A snapshot is scored like an upload: the last frame the live model scored (exactly its pixels, as PNG, with the
+// page's P(dog) kept beside the server's), or the current frame before any was scored.
 document.getElementById("camera-snap").addEventListener("click", () => {
   if (!video.videoWidth) {
+    return;
+  }
+  const name = `camera-${new Date().toISOString().replace(/[:.]/g, "-")}.png`;
+  if (lastFrame) {
+    const { canvas, p } = lastFrame;
+    canvas.toBlob(blob => score(blob, name, p), "image/png");
     return;
   }
   const canvas = document.createElement("canvas");
   canvas.width = video.videoWidth;
   canvas.height = video.videoHeight;
   canvas.getContext("2d").drawImage(video, 0, 0);
-  canvas.toBlob(blob => score(blob, `camera-${new Date().toISOString().replace(/[:.]/g, "-")}.jpg`), "image/jpeg", 0.92);
+  canvas.toBlob(blob => score(blob, name), "image/png");
 });
 
 async function loadModelInfo() {
