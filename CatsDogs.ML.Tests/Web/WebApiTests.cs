@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using CatsDogs.ML.Data;
+using CatsDogs.ML.Training;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -37,6 +38,38 @@ public sealed class WebApiTests(TinyModel tiny) : IDisposable
 
         Assert.Contains("not an image", items[3].GetProperty("error").GetString(), StringComparison.Ordinal);
         Assert.Equal(422, items[3].GetProperty("status").GetInt32());
+    }
+
+    [Fact]
+    public async Task ModelWithoutALinearHead_ServesPredict_AndRefusesExplainAndTheBrowserModel_AsProblems()
+    {
+        var dir = TestEnvironment.NewTempDirectory();
+        _factories.Add(dir);
+        var modelPath = Path.Combine(dir.Path, "lightgbm.zip");
+        using (var trained = new CatsDogsTrainer(tiny.Options with { HeadKind = HeadKind.LightGbm }).Train(ImageDataset.FromFolder(tiny.PhotosDirectory)))
+        {
+            trained.Save(modelPath);
+        }
+
+        using var client = Client(("model", modelPath));
+        var photo = Path.Combine(tiny.PhotosDirectory, "dog.3.png");
+        using var predict = await client.PostAsync("/api/predict", Form([("dog.3.png", File.ReadAllBytes(photo))]));
+        Assert.Equal(HttpStatusCode.OK, predict.StatusCode);
+        using var loaded = CatsDogsClassifier.Load(modelPath, new ModelLoadOptions { ModelsDirectory = tiny.ModelsDirectory, UseCache = false });
+        var expected = loaded.Predict(File.ReadAllBytes(photo)).DogProbability;
+        Assert.Equal(expected, JsonDocument.Parse(await predict.Content.ReadAsStringAsync()).RootElement.GetProperty("results")[0].GetProperty("dogProbability").GetSingle());
+
+        using var model = await client.GetAsync("/api/model");
+        Assert.False(JsonDocument.Parse(await model.Content.ReadAsStringAsync()).RootElement.GetProperty("heatmaps").GetBoolean());
+        foreach (var response in new[] { await client.PostAsync("/api/explain", Form([("dog.3.png", File.ReadAllBytes(photo))])), await client.GetAsync("/model.onnx") })
+        {
+            using (response)
+            {
+                Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
+                Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+                Assert.Contains("lightgbm", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
+            }
+        }
     }
 
     [Fact]

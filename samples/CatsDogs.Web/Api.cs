@@ -27,6 +27,11 @@ public static class Api
     // so a slow upload holds no slot.
     private static async Task<IResult> Score(HttpRequest request, Scorer scorer, ScoringSlots slots, bool explain, CancellationToken token)
     {
+        if (explain && scorer.NoHeatmaps is { } noHeatmaps)
+        {
+            return TypedResults.Problem(noHeatmaps, statusCode: StatusCodes.Status409Conflict);
+        }
+
         var (photos, refusal) = await Uploads.ReadAsync(request, scorer.Options, token);
         if (refusal is not null)
         {
@@ -74,7 +79,7 @@ public static class Api
                 return (new { name, dogProbability = p.DogProbability, label = Label(p.DogProbability) }, 200);
             }
 
-            var e = scorer.Explainer.Explain(photo.Bytes, name);
+            var e = scorer.Explainer!.Explain(photo.Bytes, name);
             var (png, width, height) = Overlay(e);
             return (new
             {
@@ -147,6 +152,7 @@ public static class Api
                 cvLogLoss = t.Best.ValidationLogLoss,
                 cvAccuracy = t.Best.ValidationAccuracy,
             },
+            heatmaps = scorer.NoHeatmaps is null,
             limits = new { maxPhotoBytes = scorer.Options.MaxPhotoBytes, maxPhotosPerRequest = scorer.Options.MaxPhotosPerRequest, maxConcurrentRequests = scorer.Options.MaxConcurrentRequests, maxQueuedRequests = scorer.Options.MaxQueuedRequests },
             providers = c.ExecutionProviders.Select(p => new { backbone = p.Backbone, provider = p.Provider }),
         };

@@ -15,18 +15,45 @@ public sealed class BrowserModel(Scorer scorer, ILogger<BrowserModel> log)
     /// <summary>The <c>Cache-Control</c> of <c>/model.onnx</c>: its URL never changes, but its ETag does when the model does.</summary>
     public const string CacheControl = "public, max-age=31536000, immutable";
 
-    private readonly Lazy<Task<Exported>> _exported = new(() => Task.Run(() => Export(scorer, log)));
+    private readonly Lock _gate = new();
+    private Task<Exported>? _exported;
 
     /// <summary>The file's bytes, its ETag (a quoted SHA-256 prefix) and its input contract.</summary>
     public sealed record Exported(byte[] Bytes, string ETag, OnnxInputContract Input, string Contract);
 
-    /// <summary>The exported model, made on the first call.</summary>
-    public Task<Exported> GetAsync() => _exported.Value;
+    /// <summary>The exported model, made on the first call; a failed export is not kept, so a later call tries again.</summary>
+    public Task<Exported> GetAsync()
+    {
+        lock (_gate)
+        {
+            if (_exported is null || _exported.IsFaulted || _exported.IsCanceled)
+            {
+                _exported = Task.Run(() => Export(scorer, log));
+            }
+
+            return _exported;
+        }
+    }
 
     /// <summary>Serves the file, or 304 when <c>If-None-Match</c> names its ETag.</summary>
     public async Task<IResult> ServeAsync(HttpContext context)
     {
-        var model = await GetAsync();
+        if (scorer.NoHeatmaps is { } noHeatmaps)
+        {
+            return TypedResults.Problem(noHeatmaps, statusCode: StatusCodes.Status409Conflict);
+        }
+
+        Exported model;
+        try
+        {
+            model = await GetAsync();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException)
+        {
+            log.LogError(e, "Exporting the model for the browser failed");
+            return TypedResults.Problem($"The model could not be exported for the browser ({e.Message}); the server's /api/predict still scores photos.", statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+
         var headers = context.Response.Headers;
         headers.ETag = model.ETag;
         headers.CacheControl = CacheControl;

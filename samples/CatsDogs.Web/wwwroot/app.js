@@ -80,7 +80,12 @@ function show(item, blob, answer) {
   }
 }
 
-// Scores one photo through /api/explain; every answer is a JSON object: { results: [...] } or problem details.
+// Whether the served model draws heatmaps (its head has a linear form); /api/model says. Without them photos go to
+// /api/predict and the live camera, which runs the exported model with its cam, is off.
+let heatmaps = true;
+
+// Scores one photo through /api/explain (or /api/predict when the model has no heatmaps); every answer is a JSON
+// object: { results: [...] } or problem details.
 async function score(blob, name, livePDog) {
   const item = card(name);
   if (livePDog !== undefined) {
@@ -91,7 +96,7 @@ async function score(blob, name, livePDog) {
   try {
     const form = new FormData();
     form.append("file", blob, name);
-    const response = await fetch("api/explain", { method: "POST", body: form });
+    const response = await fetch(heatmaps ? "api/explain" : "api/predict", { method: "POST", body: form });
     const body = await response.json();
     const answer = Array.isArray(body.results) ? body.results[0] : { name, error: body.detail || `The server answered ${response.status}.` };
     show(item, blob, answer);
@@ -324,6 +329,13 @@ async function loadModelInfo() {
   const info = document.getElementById("model-info");
   try {
     const model = await (await fetch("api/model")).json();
+    if (model.heatmaps === false) {
+      heatmaps = false;
+      const start = document.getElementById("camera-start");
+      start.disabled = true;
+      cameraError.textContent = "This model's head has no linear form, so it has no heatmaps and no live camera; photos are still scored.";
+      cameraError.hidden = false;
+    }
     const rows = [
       ["Backbones", model.backbones.map(b => `${b.name} (${b.input}, ${b.features} features)`).join(", ")],
       ["Views", model.views.join(", ")],
