@@ -58,6 +58,9 @@ public sealed class CatsDogsClassifier : IDisposable
     /// <summary>The arithmetic its backbones run in (recorded in the saved model); explaining and export follow it.</summary>
     public Precision Precision => _features.Precision;
 
+    /// <summary>Its backbones' int8 calibrations, in order; null in float32.</summary>
+    internal IReadOnlyList<Onnx.Quantization.QuantizationCalibration>? Calibrations => _backbones.Calibrations;
+
     /// <summary>P(dog) for the photo at <paramref name="path"/>.</summary>
     /// <exception cref="ImageDecodeException">The file cannot be read or decoded; the message names it and says why.</exception>
     public DogPrediction Predict(string path)
