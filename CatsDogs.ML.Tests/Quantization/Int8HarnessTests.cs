@@ -38,8 +38,23 @@ public class Int8HarnessTests(ITestOutputHelper output)
         using var dir = TestEnvironment.NewTempDirectory();
         var size32 = fp32.ExportOnnx(dir.File("fp32.onnx")).Bytes;
         var size8 = int8.ExportOnnx(dir.File("int8.onnx")).Bytes;
+        fp32.Save(dir.File("fp32.zip"));
+        int8.Save(dir.File("int8.zip"));
+        var load = clock.Elapsed;
+        using (var loaded = CatsDogsClassifier.Load(dir.File("fp32.zip"), TestEnvironment.SharedModelsDirectory, useCache: false))
+        {
+            load = clock.Elapsed - load;
+        }
+
+        var load8 = clock.Elapsed;
+        using (var loaded = CatsDogsClassifier.Load(dir.File("int8.zip"), TestEnvironment.SharedModelsDirectory, useCache: false))
+        {
+            load8 = clock.Elapsed - load8;
+            Assert.Equal(p8[0], loaded.Predict(check[0].Path).DogProbability);
+        }
+
         output.WriteLine($"ResNet18, 200 training photos, 100 check photos, native view: |ΔP| mean {deltas.Average():F4}, max {deltas.Max():F4}; labels agree {agreement:P0}; "
-            + $"log loss fp32 {LogLoss(p32):F4}, int8 {LogLoss(p8):F4}; export {size8:N0} B int8 against {size32:N0} B fp32 ({(double)size8 / size32:P1}); {clock.Elapsed.TotalSeconds:F0} s");
+            + $"log loss fp32 {LogLoss(p32):F4}, int8 {LogLoss(p8):F4}; export {size8:N0} B int8 against {size32:N0} B fp32 ({(double)size8 / size32:P1}); load fp32 {load.TotalSeconds:F1} s, int8 {load8.TotalSeconds:F1} s (quantized in memory); {clock.Elapsed.TotalSeconds:F0} s");
 
         Assert.Equal(200, Assert.Single(int8.Calibrations!).PhotoSha256.Count);
         Assert.True(deltas.Average() < 0.02, $"mean |ΔP| {deltas.Average():F4}");

@@ -55,6 +55,29 @@ public class Int8IntegrationTests(Int8Model model, ITestOutputHelper output)
     }
 
     [Fact]
+    public void Int8Bundle_WithoutItsCalibration_OrWithOneMadeOnAnotherFile_OrAnUnknownPrecision_IsRefusedByName()
+    {
+        using var dir = TestEnvironment.NewTempDirectory();
+        var cases = new (string Name, Action<System.Text.Json.Nodes.JsonNode> Edit, string Message)[]
+        {
+            ("none.zip", m => m["backbones"]![0]!.AsObject().Remove("calibration"), "it is int8 but a backbone has no calibration"),
+            ("other.zip", m => m["backbones"]![0]!["calibration"] = m["backbones"]![0]!["calibration"]!.GetValue<string>().Replace(model.Int8.Calibrations![0].ModelSha256, new string('a', 64), StringComparison.Ordinal),
+                "an int8 calibration was made on file " + new string('a', 64)),
+            ("int4.zip", m => m["precision"] = "int4", "precision 'int4'"),
+            ("fp32.zip", m => m["precision"] = "fp32", "it is fp32 but lists int8 calibrations"),
+        };
+        foreach (var (name, edit, message) in cases)
+        {
+            var path = dir.File(name);
+            File.Copy(model.Int8Path, path);
+            BundleFile.EditManifest(path, edit, rehash: true);
+            var e = Assert.Throws<ModelBundleException>(() => CatsDogsClassifier.Load(path, model.ModelsDirectory, useCache: false));
+            Assert.Contains(message, e.Message, StringComparison.Ordinal);
+            Assert.Contains(path, e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public void CalibrationDraw_IsStratified_AndDeterministicBySeed()
     {
         var photos = ImageDataset.FromFolder(model.PhotosDirectory).ToArray();
@@ -120,7 +143,7 @@ public class Int8IntegrationTests(Int8Model model, ITestOutputHelper output)
     }
 
     [Fact]
-    public void ExportInt8_IsAQdqGraph_EqualToTheLibraryWithin1e4_OnThePreResizedContract()
+    public void ExportInt8_IsAQdqGraph_EqualToTheLibraryWithin1e4_OnThePreResizedContract_OptimisedOrNot()
     {
         using var dir = TestEnvironment.NewTempDirectory();
         var result = model.Int8.ExportOnnx(dir.File("int8.onnx"));
@@ -135,6 +158,12 @@ public class Int8IntegrationTests(Int8Model model, ITestOutputHelper output)
         var (p, _) = OnnxExportTests.Run(result.Path, input, [photos.Length, 32, 32, 3], GraphOptimizationLevel.ORT_ENABLE_ALL);
         output.WriteLine($"largest |ΔP| export vs library: {expected.Zip(p, (a, b) => Math.Abs(a - b)).Max():G3}; sizes int8 {result.Bytes:N0} B, fp32 {fp32Result.Bytes:N0} B");
         Assert.Equal(expected, p, new Tolerance(1e-4));
+
+        // Unoptimised, ONNX Runtime runs each QDQ pair as float arithmetic, rounding where the fused kernels do: also within 1e-4
+        // (6e-8 measured), so a consumer's optimisation level does not matter.
+        var (unfused, _) = OnnxExportTests.Run(result.Path, input, [photos.Length, 32, 32, 3], GraphOptimizationLevel.ORT_DISABLE_ALL);
+        output.WriteLine($"largest |ΔP| unoptimised export vs library: {expected.Zip(unfused, (a, b) => Math.Abs(a - b)).Max():G3}");
+        Assert.Equal(expected, unfused, new Tolerance(1e-4));
     }
 
     [Fact]
