@@ -55,6 +55,12 @@ public sealed class CatsDogsClassifier : IDisposable
     /// <summary>When the model was trained (UTC).</summary>
     public DateTime CreatedUtc { get; }
 
+    /// <summary>The arithmetic its backbones run in (recorded in the saved model); explaining and export follow it.</summary>
+    public Precision Precision => _features.Precision;
+
+    /// <summary>Its backbones' int8 calibrations, in order; null in float32.</summary>
+    internal IReadOnlyList<Onnx.Quantization.QuantizationCalibration>? Calibrations => _backbones.Calibrations;
+
     /// <summary>P(dog) for the photo at <paramref name="path"/>.</summary>
     /// <exception cref="ImageDecodeException">The file cannot be read or decoded; the message names it and says why.</exception>
     public DogPrediction Predict(string path)
@@ -173,8 +179,11 @@ public sealed class CatsDogsClassifier : IDisposable
         {
             var bytes = ModelFiles.Read(b.ModelPath, b.Spec);
             var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
-            return sha == b.ModelSha256 ? bytes : throw new BackboneMismatchException(b.ModelPath,
-                $"'{b.ModelPath}' for backbone '{b.Spec.Name}' changed since the model was loaded (SHA-256 {sha}, the model was trained with {b.ModelSha256}). Put the original file back and load the model again. {b.Spec.HowToObtain}");
+            return sha != b.ModelSha256
+                ? throw new BackboneMismatchException(b.ModelPath,
+                    $"'{b.ModelPath}' for backbone '{b.Spec.Name}' changed since the model was loaded (SHA-256 {sha}, the model was trained with {b.ModelSha256}). Put the original file back and load the model again. {b.Spec.HowToObtain}")
+                // An int8 model exports the QDQ graph its sessions run, rebuilt from the file and its calibration.
+                : b.Calibration is { } calibration ? Backbone.Quantized(bytes, calibration, b.ModelPath, b.Spec) : bytes;
         }).ToArray();
         var (model, input, contract) = OnnxExporter.Build(_backbones, files, _extractor.Views, _head, Training, CreatedUtc, options ?? new OnnxExportOptions());
         OutputFile.Write(output, stream => model.WriteTo(stream));
@@ -191,7 +200,11 @@ public sealed class CatsDogsClassifier : IDisposable
     public void Save(string path, byte[]? signingKey = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        ModelBundle.Save(path, new SavedModel(_backbones.Specs, _backbones.Hashes, _extractor.Views, _head, Training, CreatedUtc), signingKey);
+        ModelBundle.Save(path, new SavedModel(_backbones.Specs, _backbones.Hashes, _extractor.Views, _head, Training, CreatedUtc)
+        {
+            Precision = Precisions.Name(_features.Precision),
+            Calibrations = _backbones.Calibrations,
+        }, signingKey);
     }
 
     /// <summary>
@@ -228,6 +241,8 @@ public sealed class CatsDogsClassifier : IDisposable
             Device = options.Device,
             MaxDegreeOfParallelism = options.MaxDegreeOfParallelism,
             MaxPhotoBytes = options.MaxPhotoBytes,
+            Precision = Precisions.Parse(model.Precision) ?? Precision.Fp32,
+            Calibrations = model.Calibrations,
         }.Validate();
         var backbones = features.OpenBackbones(model.Hashes);
         try

@@ -36,6 +36,9 @@ public sealed record CatsDogsOptions
     /// <summary>Where the backbones run: <c>cpu</c> (default), <c>cuda</c> or <c>cuda:N</c>; see <see cref="FeatureOptions.Device"/>.</summary>
     public string Device { get => Features.Device; init => Features = Features with { Device = value }; }
 
+    /// <summary>The backbones' arithmetic (default fp32); see <see cref="FeatureOptions.Precision"/>.</summary>
+    public Precision Precision { get => Features.Precision; init => Features = Features with { Precision = value }; }
+
     /// <summary>The kind of head (default logistic); see <see cref="HeadOptions.Kind"/>.</summary>
     public HeadKind HeadKind { get => Head.Kind; init => Head = Head with { Kind = value }; }
 

@@ -39,11 +39,27 @@ public sealed class CatsDogsTrainer
     /// <exception cref="ArgumentException">A photo is unlabelled, or a class has fewer than two usable photos.</exception>
     /// <exception cref="BackboneFileNotFoundException">A backbone file is missing.</exception>
     /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    /// <remarks>
+    /// With <see cref="FeatureOptions.Precision"/> int8 each backbone is first calibrated on
+    /// <see cref="FeatureOptions.CalibrationPhotos"/> of the photos (stratified, seeded), then every feature is computed
+    /// by its int8 graph; the calibration is saved with the model.
+    /// </remarks>
     public CatsDogsClassifier Train(ImageDataset data, IProgress<CatsDogsProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(data);
         LabelChecks.RequireLabels(data, "training");
         var features = Options.Features;
+        if (features.Precision == Precision.Int8 && features.Calibrations is null)
+        {
+            progress?.Report(new CatsDogsProgress("calibrating int8", 0, 1));
+            using (var fp32 = (features with { Precision = Precision.Fp32 }).OpenBackbones())
+            {
+                features = features with { Calibrations = BackboneCalibration.Calibrate(fp32, features, data, Options.Seed, cancellationToken) };
+            }
+
+            progress?.Report(new CatsDogsProgress("calibrating int8", 1, 1));
+        }
+
         var backbones = features.OpenBackbones();
         try
         {

@@ -13,7 +13,7 @@ public class PublicSurfaceTests
     public void FeaturesNamespace_ExportsOnlyThePipeline_ItsOptions_AndItsRecords()
     {
         var exported = typeof(FeaturePipeline).Assembly.GetExportedTypes().Where(t => t.Namespace == "CatsDogs.ML.Features").Select(t => t.Name).Order(StringComparer.Ordinal);
-        Assert.Equal(["ExtractedFeatures", "FeatureOptions", "FeaturePipeline", "ViewOutputs"], exported);
+        Assert.Equal(["ExtractedFeatures", "FeatureOptions", "FeaturePipeline", "Precision", "Precisions", "ViewOutputs"], exported);
     }
 
     [Fact]

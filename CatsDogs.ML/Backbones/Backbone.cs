@@ -1,6 +1,7 @@
 using System.Globalization;
 using CatsDogs.ML.Imaging;
 using CatsDogs.ML.Onnx;
+using CatsDogs.ML.Onnx.Quantization;
 using Microsoft.ML.OnnxRuntime;
 
 namespace CatsDogs.ML.Backbones;
@@ -75,10 +76,15 @@ internal sealed class Backbone : IDisposable
     /// </param>
     /// <param name="device">Where to run: <c>cpu</c>, or <c>cuda</c> / <c>cuda:N</c> (falls back to CPU, with <see cref="ProviderNotice"/>, where CUDA is unavailable).</param>
     /// <param name="inputSize">Run at this (square) input size instead of the spec's: the graph's input shape is rewritten in memory; the spec must be <see cref="BackboneSpec.ScalableInput"/>.</param>
+    /// <param name="calibration">
+    /// Run the int8 QDQ graph that <see cref="StaticQuantizer.Quantize"/> builds, in memory, from the file and this
+    /// calibration (the feature map keeps its name, so the map-exposing and resized sessions are quantized alike); null
+    /// for the float32 file as it is.
+    /// </param>
     /// <exception cref="ArgumentException">The spec is invalid, or cannot run at <paramref name="inputSize"/>.</exception>
     /// <exception cref="BackboneFileNotFoundException">A file is missing.</exception>
-    /// <exception cref="BackboneMismatchException">A file is not ONNX, or its hash, names or shapes differ from the spec.</exception>
-    public static Backbone Open(BackboneSpec spec, string? modelsDirectory, string? expectedSha256 = null, bool withFeatureMap = false, string device = "cpu", int? inputSize = null)
+    /// <exception cref="BackboneMismatchException">A file is not ONNX, its hash, names or shapes differ from the spec, or the calibration was made on another file.</exception>
+    public static Backbone Open(BackboneSpec spec, string? modelsDirectory, string? expectedSha256 = null, bool withFeatureMap = false, string device = "cpu", int? inputSize = null, QuantizationCalibration? calibration = null)
     {
         BackboneSpecChecks.ThrowIfInvalid(spec);
         var resize = inputSize is { } side && (side != spec.Preprocessing.Width || side != spec.Preprocessing.Height);
@@ -114,6 +120,12 @@ internal sealed class Backbone : IDisposable
         }
 
         CheckFeatureMap(graph, path, spec);
+        if (calibration is not null)
+        {
+            model = Quantized(model, calibration, path, spec);
+            graph = ReadGraph(model, path, spec);
+        }
+
         var exposeMap = withFeatureMap && spec.FeatureMapName is not null;
         var edited = exposeMap || resize
             ? graph.Edit(exposeMap ? [spec.FeatureMapName!] : [], resize ? (spec.InputName, spec.Preprocessing.Layout == TensorLayout.Nhwc, spec.Preprocessing.Width) : null)
@@ -135,6 +147,7 @@ internal sealed class Backbone : IDisposable
 
             return new Backbone(spec, path, sha, meanSha, session, new TensorWriter(spec.Preprocessing, meanImage), pooledShape)
             {
+                Calibration = calibration,
                 HasFeatureMap = exposeMap,
                 ExecutionProvider = provider,
                 ProviderNotice = notice,
@@ -144,6 +157,23 @@ internal sealed class Backbone : IDisposable
         {
             session.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>The int8 calibration its session was quantized with; null for float32.</summary>
+    public QuantizationCalibration? Calibration { get; private init; }
+
+    /// <summary>The int8 QDQ graph of a float32 file, or why the calibration does not fit it.</summary>
+    /// <exception cref="BackboneMismatchException">The calibration was made on another file, or does not fit its graph.</exception>
+    internal static byte[] Quantized(byte[] fp32, QuantizationCalibration calibration, string path, BackboneSpec spec)
+    {
+        try
+        {
+            return StaticQuantizer.Quantize(fp32, calibration);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException)
+        {
+            throw new BackboneMismatchException(path, $"'{path}' for backbone '{spec.Name}' cannot be quantized with the model's int8 calibration: {e.Message.TrimEnd('.')}.", e);
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Collections;
+using CatsDogs.ML.Onnx.Quantization;
 
 namespace CatsDogs.ML.Backbones;
 
@@ -38,6 +39,10 @@ internal sealed class BackboneSet : IReadOnlyList<Backbone>, IDisposable
     /// <summary>The model files' SHA-256, in feature order.</summary>
     public IReadOnlyList<string> Hashes => _backbones.Select(b => b.ModelSha256).ToArray();
 
+    /// <summary>Each backbone's int8 calibration, in order; null when they run in float32.</summary>
+    public IReadOnlyList<QuantizationCalibration>? Calibrations =>
+        _backbones.All(b => b.Calibration is not null) ? _backbones.Select(b => b.Calibration!).ToArray() : null;
+
     /// <summary>Where each backbone's pooled features start in the concatenated vector.</summary>
     public IReadOnlyList<int> Offsets { get; }
 
@@ -55,9 +60,15 @@ internal sealed class BackboneSet : IReadOnlyList<Backbone>, IDisposable
     /// <param name="device">Where they run: <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</param>
     /// <param name="withFeatureMaps">Also expose each feature map (for class activation maps; costs memory).</param>
     /// <param name="inputSizes">Other input sizes the views ask for (<see cref="Imaging.ImageView.InputSize"/>): one more session per backbone and size.</param>
-    /// <exception cref="ArgumentException">No backbone, one listed twice, or a size a backbone cannot take.</exception>
-    public static BackboneSet Open(IReadOnlyList<BackboneSpec> specs, string? modelsDirectory, IReadOnlyList<string?>? expectedSha256 = null, string device = "cpu", bool withFeatureMaps = false, IEnumerable<int?>? inputSizes = null)
+    /// <param name="calibrations">One int8 calibration per spec (every session, at every size, runs the quantized graph), or null for float32.</param>
+    /// <exception cref="ArgumentException">No backbone, one listed twice, a size a backbone cannot take, or not one calibration per backbone.</exception>
+    public static BackboneSet Open(IReadOnlyList<BackboneSpec> specs, string? modelsDirectory, IReadOnlyList<string?>? expectedSha256 = null, string device = "cpu", bool withFeatureMaps = false, IEnumerable<int?>? inputSizes = null, IReadOnlyList<QuantizationCalibration>? calibrations = null)
     {
+        if (calibrations is not null && calibrations.Count != specs?.Count)
+        {
+            throw new ArgumentException($"{calibrations.Count} calibrations for {specs?.Count} backbones; int8 needs one per backbone.");
+        }
+
         ArgumentNullException.ThrowIfNull(specs);
         if (specs.Count == 0)
         {
@@ -76,10 +87,10 @@ internal sealed class BackboneSet : IReadOnlyList<Backbone>, IDisposable
             var sizes = (inputSizes ?? []).OfType<int>().Distinct().ToArray();
             for (var i = 0; i < specs.Count; i++)
             {
-                opened.Add(Backbone.Open(specs[i], modelsDirectory, expectedSha256?[i], withFeatureMaps, device));
+                opened.Add(Backbone.Open(specs[i], modelsDirectory, expectedSha256?[i], withFeatureMaps, device, calibration: calibrations?[i]));
                 foreach (var size in sizes.Where(s => s != specs[i].Preprocessing.Width || s != specs[i].Preprocessing.Height))
                 {
-                    resized[(i, size)] = Backbone.Open(specs[i], modelsDirectory, expectedSha256?[i], withFeatureMaps, device, size);
+                    resized[(i, size)] = Backbone.Open(specs[i], modelsDirectory, expectedSha256?[i], withFeatureMaps, device, size, calibrations?[i]);
                 }
             }
 

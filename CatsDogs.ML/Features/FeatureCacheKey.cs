@@ -38,6 +38,10 @@ internal static class FeatureCacheKey
             "dim=" + spec.FeatureDimension.ToString(CultureInfo.InvariantCulture),
             spec.Preprocessing.Signature,
             "view=" + view,
-            "output=" + output);
+            "output=" + output)
+            // Float32 keys are the same as before precisions existed; an int8 one names its calibration.
+            + (backbone.Calibration is { } calibration
+                ? "\nprecision=int8\ncalibration=" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(calibration.ToJson())))
+                : "");
     }
 }

@@ -1,5 +1,6 @@
 using CatsDogs.ML.Backbones;
 using CatsDogs.ML.Imaging;
+using CatsDogs.ML.Onnx.Quantization;
 
 namespace CatsDogs.ML.Features;
 
@@ -37,6 +38,22 @@ public sealed record FeatureOptions
     /// </summary>
     public string Device { get; init; } = "cpu";
 
+    /// <summary>
+    /// The backbones' arithmetic (default <see cref="Features.Precision.Fp32"/>). With <see cref="Features.Precision.Int8"/>
+    /// training calibrates each backbone on <see cref="CalibrationPhotos"/> training photos and runs its QDQ graph, built
+    /// in memory from the float32 file; the saved model records the calibration. Int8 runs on the CPU only.
+    /// </summary>
+    public Precision Precision { get; init; } = Precision.Fp32;
+
+    /// <summary>With <see cref="Features.Precision.Int8"/>: training photos each backbone is calibrated on, drawn stratified by label with the head's seed (default 200).</summary>
+    public int CalibrationPhotos { get; init; } = DefaultCalibrationPhotos;
+
+    /// <summary>The default of <see cref="CalibrationPhotos"/>.</summary>
+    public const int DefaultCalibrationPhotos = 200;
+
+    /// <summary>With <see cref="Features.Precision.Int8"/>: one calibration per backbone, in order (made by training, read from a saved model).</summary>
+    internal IReadOnlyList<QuantizationCalibration>? Calibrations { get; init; }
+
     /// <summary>Worker threads for feature extraction (default: all cores).</summary>
     public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
 
@@ -49,8 +66,11 @@ public sealed record FeatureOptions
     /// </summary>
     /// <param name="expectedSha256">The file hashes a saved model was trained with, if any.</param>
     /// <param name="withFeatureMaps">Also expose the feature maps (for explaining).</param>
+    /// <exception cref="InvalidOperationException">Int8 without calibrations (training makes them).</exception>
     internal BackboneSet OpenBackbones(IReadOnlyList<string?>? expectedSha256 = null, bool withFeatureMaps = false) =>
-        BackboneSet.Open(Backbones, ModelsDirectory, expectedSha256, Device, withFeatureMaps, Views.Select(v => v.InputSize));
+        BackboneSet.Open(Backbones, ModelsDirectory, expectedSha256, Device, withFeatureMaps, Views.Select(v => v.InputSize), Precision == Precision.Int8
+            ? Calibrations ?? throw new InvalidOperationException("Int8 backbones need a calibration each: train with Precision = Int8, or load a model trained so.")
+            : null);
 
     /// <summary>Checks every value; the message names the wrong one.</summary>
     /// <exception cref="ArgumentException">A value is out of range.</exception>
@@ -84,7 +104,26 @@ public sealed record FeatureOptions
             throw new ArgumentException($"MaxPhotoBytes {MaxPhotoBytes} must be positive.");
         }
 
-        ExecutionDevice.Parse(Device);
+        if (ExecutionDevice.Parse(Device) is not null && Precision == Precision.Int8)
+        {
+            throw new ArgumentException($"Device '{Device}' cannot run int8 backbones: CatsDogs.ML runs int8 on the CPU only (docs/quantization.md); use the CPU, or train with precision fp32 to run on CUDA.");
+        }
+
+        if (!Enum.IsDefined(Precision))
+        {
+            throw new ArgumentException($"Precision {(int)Precision} is not one of {string.Join(", ", Precisions.Names)}.");
+        }
+
+        if (CalibrationPhotos is < 2 or > 100_000)
+        {
+            throw new ArgumentException($"CalibrationPhotos {CalibrationPhotos} is outside 2…100000.");
+        }
+
+        if (Precision == Precision.Int8 && Backbones.FirstOrDefault(s => s.FeatureMapName is null) is { } unmapped)
+        {
+            throw new ArgumentException($"Backbone '{unmapped.Name}' cannot run in int8: its spec names no FeatureMapName (the last tensor quantized).");
+        }
+
         return this;
     }
 }

@@ -28,6 +28,9 @@ public sealed class FeaturePipeline : IDisposable
     /// <exception cref="ArgumentException">An option is out of range.</exception>
     /// <exception cref="BackboneFileNotFoundException">A backbone file is missing.</exception>
     /// <exception cref="BackboneMismatchException">A backbone file does not match its spec.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// <see cref="FeatureOptions.Precision"/> is int8: only training (which calibrates) and a saved int8 model open int8 backbones.
+    /// </exception>
     public static FeaturePipeline Open(FeatureOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);

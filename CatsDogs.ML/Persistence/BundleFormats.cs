@@ -1,6 +1,8 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using CatsDogs.ML.Backbones;
 using CatsDogs.ML.Imaging;
+using CatsDogs.ML.Onnx.Quantization;
 using CatsDogs.ML.Training;
 
 namespace CatsDogs.ML.Persistence;
@@ -29,6 +31,9 @@ internal sealed record ManifestContent
     public required string HeadKind { get; init; }
 
     public required string Precision { get; init; }
+
+    /// <summary>Each backbone's int8 calibration when every backbone has one; null when none has.</summary>
+    public IReadOnlyList<QuantizationCalibration>? Calibrations { get; init; }
 
     public required string HeadSha256 { get; init; }
 
@@ -59,7 +64,7 @@ internal static class BundleFormats
     [
         new(2, "0.2.0", "backbone specs with flat preprocessing fields, photo + mirror as a flag, no manifest digest", HasDigest: false, Format2Reader.Read),
         new(3, "0.2.0 (redesign)", "views, nested preprocessing, manifest digest and optional HMAC", HasDigest: true, Format3Reader.Read),
-        new(4, "the release after 0.2.0", "the head kind (logistic, lightgbm) and the precision (fp32)", HasDigest: true, Format4Reader.Read),
+        new(4, "the release after 0.2.0", "the head kind (logistic, lightgbm), the precision (fp32, int8) and each int8 backbone's calibration", HasDigest: true, Format4Reader.Read),
     ];
 
     /// <summary>The format <see cref="ModelBundle.Save"/> writes.</summary>
@@ -240,7 +245,28 @@ internal static class Format4Reader
     public static ManifestContent Read(byte[] bytes, string path)
     {
         var m = ManifestJson.Deserialize<Manifest4>(bytes, path);
-        return Format3Reader.Map(m, path, 4, m.Head, m.Precision);
+        var calibrations = m.Backbones?.Select(b => b?.Calibration).ToArray() ?? [];
+        if (calibrations.Any(c => c is not null) && calibrations.Any(c => c is null))
+        {
+            throw ModelBundle.Bad(path, "some backbones have an int8 calibration and others not");
+        }
+
+        return Format3Reader.Map(m, path, 4, m.Head, m.Precision) with
+        {
+            Calibrations = calibrations.Length > 0 && calibrations.All(c => c is not null) ? calibrations.Select((c, i) => Calibration(c!, m.Backbones![i].Spec?.Name, path)).ToArray() : null,
+        };
+    }
+
+    private static QuantizationCalibration Calibration(string json, string? backbone, string path)
+    {
+        try
+        {
+            return QuantizationCalibration.FromJson(json);
+        }
+        catch (FormatException e)
+        {
+            throw ModelBundle.Bad(path, $"backbone '{backbone}' has an int8 calibration that cannot be read: {e.Message.TrimEnd('.')}", e);
+        }
     }
 }
 
@@ -288,4 +314,11 @@ internal sealed record BackboneEntry
     public required BackboneSpec Spec { get; init; }
 
     public required string ModelSha256 { get; init; }
+
+    /// <summary>
+    /// Format 4, int8 models: the <see cref="QuantizationCalibration"/> JSON (kept as text, so its floats and hashes are
+    /// read back exactly as written); absent for fp32. A format 4 reader without int8 refuses the model by its precision.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Calibration { get; init; }
 }

@@ -3,7 +3,9 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using CatsDogs.ML.Backbones;
 using CatsDogs.ML.Data;
+using CatsDogs.ML.Features;
 using CatsDogs.ML.Imaging;
+using CatsDogs.ML.Onnx.Quantization;
 using CatsDogs.ML.Training;
 
 namespace CatsDogs.ML.Persistence;
@@ -24,8 +26,11 @@ internal sealed record SavedModel(
     /// <summary>The library version that wrote the bundle.</summary>
     public string Library { get; init; } = "";
 
-    /// <summary>The backbones' arithmetic: <c>fp32</c> today.</summary>
+    /// <summary>The backbones' arithmetic: <c>fp32</c> or <c>int8</c>.</summary>
     public string Precision { get; init; } = ModelBundle.Fp32;
+
+    /// <summary>With <c>int8</c>: each backbone's calibration, in order; null with <c>fp32</c>.</summary>
+    public IReadOnlyList<QuantizationCalibration>? Calibrations { get; init; }
 }
 
 /// <summary>
@@ -72,7 +77,7 @@ internal static class ModelBundle
             Library = typeof(ModelBundle).Assembly.GetName().Version?.ToString() ?? "",
             CreatedUtc = model.CreatedUtc,
             FeatureDimension = model.Head.Dimension,
-            Backbones = model.Specs.Select((s, i) => new BackboneEntry { Spec = s, ModelSha256 = model.Hashes[i] }).ToArray(),
+            Backbones = model.Specs.Select((s, i) => new BackboneEntry { Spec = s, ModelSha256 = model.Hashes[i], Calibration = model.Calibrations?[i].ToJson() }).ToArray(),
             Views = model.Views.Select(v => v.ToString()).ToArray(),
             Head = HeadKinds.Name(model.Head.Kind),
             Precision = model.Precision,
@@ -177,6 +182,7 @@ internal static class ModelBundle
                 FormatVersion = content.FormatVersion,
                 Library = content.Library,
                 Precision = content.Precision,
+                Calibrations = content.Calibrations,
             };
         }
         catch (Exception e) when (e is InvalidDataException or IOException or FormatException)
@@ -241,9 +247,20 @@ internal static class ModelBundle
 
     private static ManifestContent Check(ManifestContent manifest, string path)
     {
-        if (manifest.Precision != Fp32)
+        if (Precisions.Parse(manifest.Precision) is not { } precision || Precisions.Name(precision) != manifest.Precision)
         {
-            throw new ModelBundleException(path, $"Model '{path}' runs its backbones in precision '{manifest.Precision}'; this version of CatsDogs.ML runs {Fp32} only. Upgrade CatsDogs.ML to load it.");
+            throw new ModelBundleException(path, $"Model '{path}' runs its backbones in precision '{manifest.Precision}'; this version of CatsDogs.ML runs {string.Join(" and ", Precisions.Names)}. Upgrade CatsDogs.ML to load it.");
+        }
+
+        // An int8 model rebuilds each quantized graph from its float32 file and the calibration recorded for it.
+        if ((precision == Features.Precision.Int8) != (manifest.Calibrations is not null))
+        {
+            throw Bad(path, precision == Features.Precision.Int8 ? "it is int8 but a backbone has no calibration" : "it is fp32 but lists int8 calibrations");
+        }
+
+        if (manifest.Calibrations?.Zip(manifest.Hashes).FirstOrDefault(c => !string.Equals(c.First.ModelSha256, c.Second, StringComparison.OrdinalIgnoreCase)) is { First: not null } stray)
+        {
+            throw Bad(path, $"an int8 calibration was made on file {stray.First.ModelSha256}, not on its backbone's file {stray.Second}");
         }
 
         // Nullable annotations are enforced on properties, not on list elements.

@@ -21,7 +21,7 @@ internal static class TrainCommand
         var inline = new Option<bool>("--inline") { Description = "With --broker: send the photos' bytes to the workers instead of their paths." };
         var timeout = BrokerCliOptions.Timeout("the workers' features (with --broker)");
         var command = new Command("train", "Train a classifier on a folder of labelled photos and save it.") { data, outPath, signKey, reportDir, inline, timeout };
-        var training = new TrainingOptions("resnet18").AddTo(command);
+        var training = new TrainingOptions("resnet18").AddTo(command, withPrecision: true);
         var brokerOptions = new BrokerCliOptions(required: false).AddTo(command);
         brokerOptions.Describe("Hand feature extraction to 'catsdogs worker --backbones …' processes on this RabbitMQ broker and fit the head here.");
         cli.SetAction(command, (parse, token) =>
@@ -34,11 +34,16 @@ internal static class TrainCommand
             var dataset = Photos.Folder(dataDir, token, folder is null ? [] : [folder]);
             if (brokerOptions.Given(parse))
             {
+                if (options.Features.Precision != ML.Features.Precision.Fp32)
+                {
+                    throw new ArgumentException("--broker trains fp32 models only (the workers run the float32 backbones); train int8 without --broker.");
+                }
+
                 var broker = brokerOptions.Build(parse);
                 cli.WithProgress(progress => BrokerTraining.FillFeatureCacheAsync(options, dataset, broker, parse.GetValue(inline), BrokerCliOptions.TimeoutOf(parse, timeout), cli.Error, progress, token).GetAwaiter().GetResult());
             }
 
-            cli.Error.WriteLine($"Training on {dataset.Count} photos ({dataset.CountOf(PetLabel.Cat)} cats, {dataset.CountOf(PetLabel.Dog)} dogs) with {string.Join(" + ", options.Backbones.Select(b => b.Name))}, views {string.Join(", ", options.Views)}.");
+            cli.Error.WriteLine($"Training on {dataset.Count} photos ({dataset.CountOf(PetLabel.Cat)} cats, {dataset.CountOf(PetLabel.Dog)} dogs) with {string.Join(" + ", options.Backbones.Select(b => b.Name))}, views {string.Join(", ", options.Views)}, precision {ML.Features.Precisions.Name(options.Features.Precision)}.");
             using var classifier = cli.WithProgress(progress => new CatsDogsTrainer(options).Train(dataset, progress, token));
             cli.ReportProviders(classifier);
             var summary = classifier.Training!;

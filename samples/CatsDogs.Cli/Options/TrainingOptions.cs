@@ -1,6 +1,7 @@
 using System.CommandLine;
 using CatsDogs.ML;
 using CatsDogs.ML.Backbones;
+using CatsDogs.ML.Features;
 using CatsDogs.ML.Imaging;
 using CatsDogs.ML.Training;
 
@@ -28,10 +29,32 @@ internal sealed class TrainingOptions(string defaultBackbones)
     private readonly Option<string?> _cache = CommonOptions.Cache();
     private readonly Option<bool> _noCache = CommonOptions.NoCache();
     private readonly Option<string> _device = CommonOptions.Device();
+    private readonly Option<string> _precision = new("--precision")
+    {
+        Description = $"The backbones' arithmetic: {string.Join(" or ", Precisions.Names)} (int8: calibrated on --calibration-photos training photos, CPU only; docs/quantization.md).",
+        DefaultValueFactory = _ => Precisions.Name(new FeatureOptions().Precision),
+    };
+
+    private readonly Option<int> _calibrationPhotos = new("--calibration-photos")
+    {
+        Description = "With --precision int8: training photos each backbone is calibrated on, drawn stratified by label with --seed.",
+        DefaultValueFactory = _ => FeatureOptions.DefaultCalibrationPhotos,
+    };
+
+    private bool _withPrecision;
 
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
-    public TrainingOptions AddTo(Command command)
+    /// <param name="command">The command.</param>
+    /// <param name="withPrecision">Also add --precision and --calibration-photos (train only).</param>
+    public TrainingOptions AddTo(Command command, bool withPrecision = false)
     {
+        _withPrecision = withPrecision;
+        if (withPrecision)
+        {
+            command.Add(_precision);
+            command.Add(_calibrationPhotos);
+        }
+
         foreach (var option in new Option[] { _backbones, _catalog, _seed, _folds, _head, _views, _noMirror, _modelsDir, _cache, _noCache, _device })
         {
             command.Add(option);
@@ -65,6 +88,19 @@ internal sealed class TrainingOptions(string defaultBackbones)
             UseCache = !parse.GetValue(_noCache),
             Device = parse.GetRequiredValue(_device),
         };
+        if (_withPrecision)
+        {
+            var name = parse.GetRequiredValue(_precision);
+            options = options with
+            {
+                Features = options.Features with
+                {
+                    Precision = Precisions.Parse(name) ?? throw new ArgumentException($"Unknown precision '{name}': use {string.Join(" or ", Precisions.Names)}."),
+                    CalibrationPhotos = parse.GetValue(_calibrationPhotos),
+                },
+            };
+        }
+
         options.Features.Validate();
         options.Head.Validate();
         return options;
