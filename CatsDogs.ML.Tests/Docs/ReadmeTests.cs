@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
 using Xunit;
 
 namespace CatsDogs.ML.Tests.Docs;
@@ -7,6 +9,34 @@ namespace CatsDogs.ML.Tests.Docs;
 public class ReadmeTests
 {
     private static string Readme => File.ReadAllText(Path.Combine(TestEnvironment.RepositoryRoot, "README.md"));
+
+    /// <summary>
+    /// The figures the README's hello world says it prints (its <c>// log loss …, accuracy … %</c> line): the one place
+    /// they are written; the harness checks the fixture's run against them.
+    /// </summary>
+    public static (double LogLoss, double Accuracy, string Line) HelloWorldPrints()
+    {
+        var block = HelloWorldBlock();
+        var match = Regex.Match(block, @"^\s*// (log loss (\d+\.\d+), accuracy (\d+\.\d+) %)\s*$", RegexOptions.Multiline);
+        Assert.True(match.Success, "The README's hello world lost its printed line ('// log loss 0.0448, accuracy 98.3 %').");
+        return (double.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture), double.Parse(match.Groups[3].Value, CultureInfo.InvariantCulture) / 100, match.Groups[1].Value);
+    }
+
+    private static string HelloWorldBlock()
+    {
+        var readme = Readme;
+        var block = readme[readme.IndexOf("## Hello world", StringComparison.Ordinal)..];
+        return block[(block.IndexOf("```csharp", StringComparison.Ordinal) + 9)..block.IndexOf("```\n", 10, StringComparison.Ordinal)];
+    }
+
+    [Fact]
+    public void HelloWorld_PrintedLine_IsWhatItsWriteLineFormats()
+    {
+        // The comment must be a line the code can print: formatted back from its own figures, it is the same text.
+        var (logLoss, accuracy, line) = HelloWorldPrints();
+        Assert.Equal(line, string.Create(CultureInfo.InvariantCulture, $"log loss {logLoss:F4}, accuracy {accuracy:P1}"));
+        Assert.Contains("Console.WriteLine($\"log loss {report.LogLoss:F4}, accuracy {report.Accuracy:P1}\");", HelloWorldBlock(), StringComparison.Ordinal);
+    }
 
     [Fact]
     public void HelloWorld_IsTheFixturesCode_LineForLine()
@@ -19,10 +49,7 @@ public class ReadmeTests
             .Select(l => l.Replace("Output = ", "Console.WriteLine(", StringComparison.Ordinal).Replace("\";", "\");", StringComparison.Ordinal))
             .Select(l => l.Replace("var classifier = ", "using var classifier = ", StringComparison.Ordinal).Replace("(dir)", "(\"../shared/data/dogs-vs-cats/train\")", StringComparison.Ordinal));
 
-        var readme = Readme;
-        var block = readme[readme.IndexOf("## Hello world", StringComparison.Ordinal)..];
-        block = block[(block.IndexOf("```csharp", StringComparison.Ordinal) + 9)..block.IndexOf("```\n", 10, StringComparison.Ordinal)];
-        var lines = block.Split('\n').Select(l => l.Trim()).ToArray();
+        var lines = HelloWorldBlock().Split('\n').Select(l => l.Trim()).ToArray();
         foreach (var line in code)
         {
             Assert.Contains(line, lines);
