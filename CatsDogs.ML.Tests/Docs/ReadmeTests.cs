@@ -22,6 +22,51 @@ public class ReadmeTests
         return (double.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture), double.Parse(match.Groups[3].Value, CultureInfo.InvariantCulture) / 100, match.Groups[1].Value);
     }
 
+    /// <summary>
+    /// What the README says each audit test finds among the data set's junk photos (its list under "Of the 12 junk
+    /// photos"): photo → tests, as "ImageNet", "label", "size" or "colour STATISTIC". A photo it does not name escapes them all.
+    /// </summary>
+    public static IReadOnlyDictionary<string, SortedSet<string>> JunkFoundBy()
+    {
+        var lines = Readme.Split('\n');
+        var start = Array.FindIndex(lines, l => l.StartsWith("Of the 12 junk photos", StringComparison.Ordinal));
+        Assert.True(start >= 0, "The README lost its list of what finds the junk photos ('Of the 12 junk photos …').");
+        var found = new Dictionary<string, SortedSet<string>>(StringComparer.Ordinal);
+        var tests = new List<string>();
+        foreach (var line in lines.Skip(start + 1).TakeWhile(l => l.StartsWith("- ", StringComparison.Ordinal)))
+        {
+            var test = line[2..].Split(' ', ':')[0];
+            tests.Add(test);
+            var list = line[(line.IndexOf(": ", StringComparison.Ordinal) + 2)..];
+            list = list.Contains(". ", StringComparison.Ordinal) ? list[..list.IndexOf(". ", StringComparison.Ordinal)] : list;
+            foreach (var group in list.Split("; "))
+            {
+                var photos = Regex.Matches(group, @"\b(?:cat|dog)\.\d+\b").Select(m => m.Value).ToArray();
+                var tag = test == "colour" && photos.Length > 0 ? $"colour {group[..group.IndexOf(photos[0], StringComparison.Ordinal)].Trim()}" : test;
+                foreach (var photo in photos)
+                {
+                    (found.TryGetValue(photo, out var set) ? set : found[photo] = new SortedSet<string>(StringComparer.Ordinal)).Add(tag);
+                }
+            }
+        }
+
+        Assert.Equal(["ImageNet", "label", "colour", "size"], tests);
+        return found;
+    }
+
+    [Fact]
+    public void JunkList_NamesEachTest_AndOnlyTheDataSetsJunkPhotos()
+    {
+        var found = JunkFoundBy();
+        Assert.All(found.Keys, photo => Assert.Contains(photo, Harness.FusionHarnessTests.KnownJunk));
+        Assert.Contains("colour colour ratio", found.Values.SelectMany(v => v));
+
+        // Each colour entry names a statistic the audit fences, as its finding's tag reads in the harness.
+        var statistics = new ML.Audit.PhotoStatistics(new ML.Data.ImageEntry("x.jpg"), 1, 1, 0, 0, 0, 1).Colour
+            .Select(c => "colour " + c.Name.Replace(ML.Audit.PhotoStatistics.LogColourRatio, "colour ratio", StringComparison.Ordinal)).ToArray();
+        Assert.All(found.Values.SelectMany(v => v).Where(t => t.StartsWith("colour", StringComparison.Ordinal)), tag => Assert.Contains(tag, statistics));
+    }
+
     private static string HelloWorldBlock()
     {
         var readme = Readme;
