@@ -16,14 +16,14 @@ public class ColourRatioTests
         var photos = new List<ImageEntry>();
         for (var seed = 0; seed < 20; seed++)
         {
-            photos.Add(Write(dir, $"varied.{seed}.jpg", TestImages.Encode(160 + (seed * 5), 120 + (seed * 3), Varied(seed), SKEncodedImageFormat.Jpeg, 90)));
+            photos.Add(Write(dir, $"varied.{seed}.jpg", Encode(160 + (seed * 5), 120 + (seed * 3), Varied(seed), SKEncodedImageFormat.Jpeg, 90)));
         }
 
         // A flat grey 400 × 300 photo sits inside the grey-share, saturation and brightness fences of colour photos of
         // grey scenes; its colour ratio is 1 / 4,096. Near-flat: JPEG noise over a grey, and a faint gradient.
-        var flat = Write(dir, "flat.jpg", TestImages.Encode(400, 300, (_, _) => new SKColor(128, 128, 128), SKEncodedImageFormat.Jpeg, 90));
-        var noisy = Write(dir, "noisy.jpg", TestImages.Encode(400, 300, (x, y) => Grey(128 + (((x * 7) + (y * 13)) % 7) - 3), SKEncodedImageFormat.Jpeg, 60));
-        var gradient = Write(dir, "gradient.png", TestImages.Encode(400, 300, (x, _) => Grey(100 + (x / 10))));
+        var flat = Write(dir, "flat.jpg", Encode(400, 300, (_, _) => new SKColor(128, 128, 128), SKEncodedImageFormat.Jpeg, 90));
+        var noisy = Write(dir, "noisy.jpg", Encode(400, 300, (x, y) => Grey(128 + (((x * 7) + (y * 13)) % 7) - 3), SKEncodedImageFormat.Jpeg, 60));
+        var gradient = Write(dir, "gradient.png", Encode(400, 300, (x, _) => Grey(100 + (x / 10))));
         photos.AddRange([flat, noisy, gradient]);
 
         var (statistics, skipped) = PhotoStatistics.Of(photos, 1 << 20, 2, CancellationToken.None);
@@ -48,8 +48,8 @@ public class ColourRatioTests
     {
         using var dir = TestEnvironment.NewTempDirectory();
         var picture = Varied(3, 24);
-        var small = Write(dir, "small.png", TestImages.Encode(200, 150, (x, y) => picture(x * 4, y * 4)));
-        var large = Write(dir, "large.png", TestImages.Encode(800, 600, picture));
+        var small = Write(dir, "small.png", Encode(160, 120, (x, y) => picture(x * 4, y * 4)));
+        var large = Write(dir, "large.png", Encode(640, 480, picture));
         var (statistics, _) = PhotoStatistics.Of([small, large], 1 << 24, 2, CancellationToken.None);
 
         // Counted on the stored pixels, the large one would have up to 16 times the pixels for the same palette.
@@ -77,10 +77,32 @@ public class ColourRatioTests
             double gx = (double)x / cell, gy = (double)y / cell;
             int i = Math.Min((int)gx, 62), j = Math.Min((int)gy, 62);
             double fx = gx - i, fy = gy - j;
-            double Mix(Func<(double R, double G, double B), double> channel) =>
-                (channel(grid[i, j]) * (1 - fx) * (1 - fy)) + (channel(grid[i + 1, j]) * fx * (1 - fy)) + (channel(grid[i, j + 1]) * (1 - fx) * fy) + (channel(grid[i + 1, j + 1]) * fx * fy);
-            return new SKColor(Byte(Mix(c => c.R)), Byte(Mix(c => c.G)), Byte(Mix(c => c.B)));
+            double w00 = (1 - fx) * (1 - fy), w10 = fx * (1 - fy), w01 = (1 - fx) * fy, w11 = fx * fy;
+            var (a, b, c, d) = (grid[i, j], grid[i + 1, j], grid[i, j + 1], grid[i + 1, j + 1]);
+            return new SKColor(
+                Byte((a.R * w00) + (b.R * w10) + (c.R * w01) + (d.R * w11)),
+                Byte((a.G * w00) + (b.G * w10) + (c.G * w01) + (d.G * w11)),
+                Byte((a.B * w00) + (b.B * w10) + (c.B * w01) + (d.B * w11)));
         };
+    }
+
+    // TestImages.Encode, writing the pixel buffer directly (SetPixel made this test the slowest of the Unit tier).
+    private static byte[] Encode(int width, int height, Func<int, int, SKColor> paint, SKEncodedImageFormat format = SKEncodedImageFormat.Png, int quality = 95)
+    {
+        using var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque));
+        var pixels = bitmap.GetPixelSpan();
+        for (var y = 0; y < height; y++)
+        {
+            for (var x = 0; x < width; x++)
+            {
+                var colour = paint(x, y);
+                var at = ((y * width) + x) * 4;
+                (pixels[at], pixels[at + 1], pixels[at + 2], pixels[at + 3]) = (colour.Red, colour.Green, colour.Blue, 255);
+            }
+        }
+
+        using var data = bitmap.Encode(format, quality);
+        return data.ToArray();
     }
 
     private static SKColor Grey(int level) => new(Byte(level), Byte(level), Byte(level));
