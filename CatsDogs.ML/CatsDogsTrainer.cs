@@ -19,7 +19,11 @@ namespace CatsDogs.ML;
 /// </example>
 public sealed class CatsDogsTrainer
 {
-    /// <summary>Creates a trainer with <paramref name="options"/> (defaults: ResNet18, the photo and its mirror, seed 42, 5-fold cross-validation).</summary>
+    /// <summary>
+    /// Creates a trainer with <paramref name="options"/> (defaults: <see cref="CatsDogsOptions"/>'s, i.e. the backbones of
+    /// <see cref="FeatureOptions.Backbones"/>, the views of <see cref="Imaging.ImageView.Defaults"/>, and the seed and folds
+    /// of <see cref="HeadOptions"/>).
+    /// </summary>
     /// <exception cref="ArgumentException">An option is out of range; the message names it.</exception>
     public CatsDogsTrainer(CatsDogsOptions? options = null)
     {

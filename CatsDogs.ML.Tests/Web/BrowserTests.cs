@@ -93,16 +93,44 @@ public sealed class BrowserTests(HelloWorldFixture trained, ITestOutputHelper ou
     }
 
     [HarnessFact]
-    public async Task TheCamera_TakesASnapshot_ThatGetsScored()
+    public async Task TheCamera_TakesASnapshot_WhosePDogIsTheServersForTheSameBytes()
     {
         var page = await Page();
+
+        // Keep a copy of every photo the page uploads, as the bytes it sends.
+        await page.EvaluateAsync("""
+            () => {
+              const send = window.fetch;
+              window.uploaded = [];
+              window.fetch = async (url, init) => {
+                if (init && init.body instanceof FormData) {
+                  for (const file of init.body.getAll("file")) window.uploaded.push(Array.from(new Uint8Array(await file.arrayBuffer())));
+                }
+                return send(url, init);
+              };
+            }
+            """);
         await page.ClickAsync("#camera-start");
         await page.WaitForFunctionAsync("() => document.getElementById('camera-video').videoWidth > 0");
         await page.ClickAsync("#camera-snap");
         var result = page.Locator(".result[data-dog-probability]");
         await result.WaitForAsync();
         Assert.StartsWith("camera-", await result.Locator(".name").InnerTextAsync(), StringComparison.Ordinal);
-        Assert.InRange(double.Parse((await result.GetAttributeAsync("data-dog-probability"))!, CultureInfo.InvariantCulture), 0, 1);
+        var shown = double.Parse((await result.GetAttributeAsync("data-dog-probability"))!, CultureInfo.InvariantCulture);
+
+        // The snapshot, sent again to /api/predict and scored by the library: the page shows the same P(dog).
+        var snapshot = Assert.Single(await page.EvaluateAsync<int[][]>("() => window.uploaded")).Select(b => (byte)b).ToArray();
+        Assert.Equal([0xFF, 0xD8], snapshot[..2]);
+        using var client = new HttpClient { BaseAddress = _server!.Address, Timeout = TimeSpan.FromSeconds(60) };
+        using var form = new MultipartFormDataContent { { new ByteArrayContent(snapshot), "file", "snapshot.jpg" } };
+        using var response = await client.PostAsync("/api/predict", form);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, body);
+        using var json = System.Text.Json.JsonDocument.Parse(body);
+        var server = json.RootElement[0].GetProperty("dogProbability").GetDouble();
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"camera snapshot of {snapshot.Length:N0} bytes: page P(dog) {shown:F6}, server {server:F6}"));
+        Assert.Equal(server, shown, 6);
+        Assert.Equal(trained.Classifier!.Predict(snapshot).DogProbability, shown, 6);
         AssertNoConsoleErrors();
     }
 
@@ -182,16 +210,23 @@ public sealed class BrowserTests(HelloWorldFixture trained, ITestOutputHelper ou
         var width = await result.EvaluateAsync<double>("e => e.getBoundingClientRect().right");
         Assert.True(width <= 390, $"the result card ends at x = {width}, beyond the 390 px screen");
 
-        // Tab reaches the drop zone, the camera button and the result's toggle.
+        // Tab reaches the drop zone, the camera button and the result's toggle; Enter on the toggle shows the photo.
         var focused = new List<string>();
-        for (var i = 0; i < 6; i++)
+        for (var i = 0; i < 20 && !focused.Contains("toggle"); i++)
         {
             await page.Keyboard.PressAsync("Tab");
             focused.Add(await page.EvaluateAsync<string>("() => document.activeElement.id || document.activeElement.className"));
         }
 
+        output.WriteLine("tab order: " + string.Join(", ", focused));
         Assert.Contains("files", focused);
         Assert.Contains("camera-start", focused);
+        Assert.Contains("toggle", focused);
+        var toggle = result.Locator("button.toggle");
+        Assert.Equal("true", await toggle.GetAttributeAsync("aria-pressed"));
+        await page.Keyboard.PressAsync("Enter");
+        Assert.Equal("false", await toggle.GetAttributeAsync("aria-pressed"));
+        Assert.StartsWith("blob:", await result.Locator("img.photo").GetAttributeAsync("src"), StringComparison.Ordinal);
         AssertNoConsoleErrors();
     }
 

@@ -53,18 +53,18 @@ public sealed class AuditReport
         var thumbs = Thumbnails.Folder(directory);
 
         var csv = new CsvWriter("path", "label", "width", "height", "tiny", "colour_outlier", "no_cat_or_dog", "label_contradicted", "dog_probability",
-            "grey_share", "saturation", "brightness", "top_imagenet_classes", "reason");
+            "grey_share", "saturation", "brightness", "colour_ratio", "top_imagenet_classes", "reason");
         foreach (var f in Findings)
         {
             var s = f.Statistics;
             csv.Row(f.Image.Path, Label(f.Image), s?.Width, s?.Height, Flag(f.Tiny), f.ColourOutliers.Count > 0 ? string.Join("; ", f.ColourOutliers) : "", Flag(f.NoCatOrDogInTopK), Flag(f.LabelContradicted),
-                f.DogProbability, s?.GreyShare, s?.Saturation, s?.Brightness,
+                f.DogProbability, s?.GreyShare, s?.Saturation, s?.Brightness, s?.ColourRatio,
                 string.Join("; ", f.TopClasses.Take(Options.TopK).Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.ImageNetClass} {c.Name} {c.Probability:0.###}"))), f.Reason);
         }
 
         foreach (var s in Skipped)
         {
-            csv.Row(s.Image.Path, Label(s.Image), null, null, null, null, null, null, null, null, null, null, "skipped", s.Reason);
+            csv.Row(s.Image.Path, Label(s.Image), null, null, null, null, null, null, null, null, null, null, null, "skipped", s.Reason);
         }
 
         OutputFile.WriteText(Path.Combine(directory, "findings.csv"), csv.ToString());
@@ -138,7 +138,10 @@ public sealed class AuditReport
     {
         var index = Fences.ToList().IndexOf(fences);
         IReadOnlyList<double> Values(PetLabel label) => Photos.Where(p => p.Image.Label == label).Select(p => p.Colour[index].Value).ToArray();
-        return Charts.Histogram($"{fences.Name} per photo", fences.Name, [("cats", Values(PetLabel.Cat), Charts.Cat), ("dogs", Values(PetLabel.Dog), Charts.Dog)], 0, 1, 25,
+
+        // Shares span [0, 1]; the log colour ratio spans [−log10 pixels, 0].
+        var min = Math.Min(0, Math.Floor(Photos.Count == 0 ? 0 : Photos.Min(p => p.Colour[index].Value)));
+        return Charts.Histogram($"{fences.Name} per photo", fences.Name, [("cats", Values(PetLabel.Cat), Charts.Cat), ("dogs", Values(PetLabel.Dog), Charts.Dog)], min, min < 0 ? 0 : 1, 25,
             logCounts: true, markers: [(fences.Low, "Q1 − k·IQR"), (fences.High, "Q3 + k·IQR")]);
     }
 

@@ -20,7 +20,7 @@ public sealed record AuditOptions
     /// </summary>
     public double ConfidentAt { get; init; } = 0.9;
 
-    /// <summary>Backbones, views, models folder and cache of the cat/dog model (defaults: ResNet18 and its mirror image).</summary>
+    /// <summary>Backbones, views, models folder and cache of the cat/dog model (defaults: those of <see cref="FeatureOptions"/>, views <see cref="Imaging.ImageView.Defaults"/>).</summary>
     public FeatureOptions Features { get; init; } = new();
 
     /// <summary>Folds and seed of the cross-validation that gives each photo its out-of-fold P(dog).</summary>

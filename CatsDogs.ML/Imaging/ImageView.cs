@@ -5,7 +5,10 @@ namespace CatsDogs.ML.Imaging;
 /// <summary>How a view frames the photo before it is resized to a backbone's input.</summary>
 public enum ViewFraming
 {
-    /// <summary>The backbone's own framing (<see cref="ImagePreprocessing.Resize"/>): ResNet18 crops the short side, the MobileNets squash the whole photo.</summary>
+    /// <summary>
+    /// The backbone's own framing, as its spec's <see cref="ImagePreprocessing.Resize"/> says (the built-in specs are in
+    /// <see cref="Backbones.KnownBackbones"/>).
+    /// </summary>
     Native,
 
     /// <summary>The whole photo squashed to the input size (aspect ratio not kept).</summary>

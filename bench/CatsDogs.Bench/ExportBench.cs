@@ -26,7 +26,7 @@ internal static class ExportBench
         Console.WriteLine();
         Console.WriteLine("| model | file | library PredictMany (decode included) | ONNX Runtime, batch 1 | batch 8 |");
         Console.WriteLine("|---|---:|---:|---:|---:|");
-        foreach (var (name, views) in new[] { ("ResNet18, default views (photo contract)", ImageView.Defaults), ("ResNet18, photo + mirror (pre-resized 224 × 224)", ImageView.NativeAndMirror) })
+        foreach (var (name, views) in new[] { ($"ResNet18, default views {string.Join(",", ImageView.Defaults)} (photo contract)", ImageView.Defaults), ($"ResNet18, {string.Join(",", ImageView.NativeAndMirror)} (pre-resized 224 × 224)", ImageView.NativeAndMirror) })
         {
             using var classifier = new CatsDogsTrainer(new CatsDogsOptions { Views = views }).Train(train);
             var export = classifier.ExportOnnx(Path.Combine(dir, $"{views.Count}.onnx"));

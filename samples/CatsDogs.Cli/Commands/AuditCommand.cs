@@ -13,10 +13,11 @@ internal static class AuditCommand
     {
         var data = new Argument<string>("data-dir") { Description = "Labelled photos to audit." };
         var outPath = new Option<string>("--out", "-o") { Description = "Folder for report.html (with thumbnails) and findings.csv.", Required = true };
-        var classifier = new Option<string>("--imagenet") { Description = "Backbone whose ImageNet head names what a photo shows.", DefaultValueFactory = _ => "mobilenet_v2" };
-        var topK = new Option<int>("--top-k") { Description = "Flag a photo when none of its top-k ImageNet classes is a cat or a dog (1 to 1000).", DefaultValueFactory = _ => 5 };
-        var confident = new Option<double>("--confident") { Description = "Flag a label when the out-of-fold model gives the other class at least this (0.5 to 1).", DefaultValueFactory = _ => 0.9 };
-        var command = new Command("audit", "List labelled photos that show no cat or dog, or whose label a confident model contradicts.") { data, outPath, classifier, topK, confident };
+        var defaults = new AuditOptions();
+        var classifier = new Option<string>("--imagenet") { Description = "Backbone whose ImageNet head names what a photo shows.", DefaultValueFactory = _ => defaults.ImageNetClassifier.Name };
+        var topK = new Option<int>("--top-k") { Description = "Flag a photo when none of its top-k ImageNet classes is a cat or a dog (1 to 1000).", DefaultValueFactory = _ => defaults.TopK };
+        var confident = new Option<double>("--confident") { Description = "Flag a label when the out-of-fold model gives the other class at least this (0.5 to 1).", DefaultValueFactory = _ => defaults.ConfidentAt };
+        var command = new Command("audit", "List labelled photos that show no cat or dog, whose label a confident model contradicts, that are tiny, or whose colours are outliers.") { data, outPath, classifier, topK, confident };
         var training = new TrainingOptions(TrainingOptions.RealBackbones).AddTo(command);
         cli.SetAction(command, (parse, token) =>
         {

@@ -14,7 +14,7 @@ internal static class EvaluateCommand
     {
         var data = new Argument<string>("data-dir") { Description = "Labelled photos to score." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (logLoss, accuracy, auc, count, skipped, calibration, …) on stdout." };
-        var reportDir = new Option<string?>("--report") { Description = "Also write report.html (ROC, reliability, P(dog) per class, confusion, the worst 16 photos with heatmaps), its PNGs and report.json into this folder." };
+        var reportDir = new Option<string?>("--report") { Description = $"Also write report.html (ROC, reliability, P(dog) per class, confusion, the worst {EvaluationReportFiles.WorstShown} photos with heatmaps), its PNGs and report.json into this folder." };
         var command = new Command("evaluate", "Score labelled photos: log loss (Kaggle), accuracy, AUC, confusion matrix, worst photos.");
         var model = new ModelOptions().AddTo(command);
         command.Add(data);

@@ -13,7 +13,7 @@ internal static class CommonOptions
 
     public static Option<string?> Cache() => new("--cache")
     {
-        Description = "Feature cache folder (default: $CATSDOGS_CACHE_DIR or ~/.cache/catsdogs/features).",
+        Description = "Feature cache folder (default: $CATSDOGS_CACHE_DIR, else $XDG_CACHE_HOME/catsdogs/features, else ~/.cache/catsdogs/features).",
     };
 
     public static Option<bool> NoCache() => new("--no-cache") { Description = "Neither read nor write the feature cache." };

@@ -15,16 +15,17 @@ internal sealed class TrainingOptions(string defaultBackbones)
 
     private readonly Option<string> _backbones = new("--backbones") { Description = "Comma-separated backbone names (see 'catsdogs backbones').", DefaultValueFactory = _ => defaultBackbones };
     private readonly Option<string?> _catalog = CommonOptions.Catalog();
-    private readonly Option<int> _seed = new("--seed") { Description = "Seed of every random choice (splits, folds).", DefaultValueFactory = _ => 42 };
-    private readonly Option<int> _folds = new("--folds") { Description = "Cross-validation folds that choose the regularisation (2 to 20).", DefaultValueFactory = _ => 5 };
+    // Defaults and their descriptions are read from the library, so the help cannot drift from what runs.
+    private readonly Option<int> _seed = new("--seed") { Description = "Seed of every random choice (splits, folds).", DefaultValueFactory = _ => new CatsDogsOptions().Seed };
+    private readonly Option<int> _folds = new("--folds") { Description = "Cross-validation folds that choose the regularisation (2 to 20).", DefaultValueFactory = _ => new CatsDogsOptions().Folds };
     private readonly Option<string> _head = new("--head")
     {
         Description = $"The head on the features: {string.Join(" or ", HeadKinds.Names)} (only {HeadKinds.Names[0]} can be explained and exported).",
         DefaultValueFactory = _ => HeadKinds.Names[0],
     };
 
-    private readonly Option<string?> _views = new("--views") { Description = "Views each photo is shown in, features averaged over them: native, squash, cropF, each optionally +mirror, @SIZE for a larger input (default squash,squash+mirror,crop0.875,crop0.875+mirror)." };
-    private readonly Option<bool> _noMirror = new("--no-mirror") { Description = "Only the native view (a quarter of the default backbone work); the same as --views native." };
+    private readonly Option<string?> _views = new("--views") { Description = $"Views each photo is shown in, features averaged over them: native, squash, cropF, each optionally +mirror, @SIZE for a larger input (default {string.Join(",", ImageView.Defaults)})." };
+    private readonly Option<bool> _noMirror = new("--no-mirror") { Description = $"Only the native view (1/{ImageView.Defaults.Count} of the default backbone work); the same as --views native." };
     private readonly Option<string?> _modelsDir = CommonOptions.ModelsDir();
     private readonly Option<string?> _cache = CommonOptions.Cache();
     private readonly Option<bool> _noCache = CommonOptions.NoCache();
