@@ -67,13 +67,18 @@ public class ModelBundleTests(HelloWorldFixture trained)
         var path = SavedModel(out var dir);
         using (dir)
         {
-            EditManifest(path, m => m["formatVersion"] = 99);
+            // A later format that says this version cannot read it (ML.NET's VersionInfo: readable from 99 on).
+            EditManifest(path, m =>
+            {
+                m["formatVersion"] = 99;
+                m["readableFromVersion"] = 99;
+            });
             var e = Assert.Throws<ModelBundleException>(() => CatsDogsClassifier.Load(path));
             Assert.Contains("Upgrade CatsDogs.ML", e.Message, StringComparison.Ordinal);
 
             EditManifest(path, m => m["formatVersion"] = 1);
             e = Assert.Throws<ModelBundleException>(() => CatsDogsClassifier.Load(path));
-            Assert.Contains("train it again", e.Message, StringComparison.Ordinal);
+            Assert.Contains("Train it again with 'catsdogs train", e.Message, StringComparison.Ordinal);
         }
     }
 

@@ -120,14 +120,14 @@ public sealed class BrowserTests(HelloWorldFixture trained, ITestOutputHelper ou
 
         // The snapshot, sent again to /api/predict and scored by the library: the page shows the same P(dog).
         var snapshot = Assert.Single(await page.EvaluateAsync<int[][]>("() => window.uploaded")).Select(b => (byte)b).ToArray();
-        Assert.Equal([0xFF, 0xD8], snapshot[..2]);
+        Assert.Equal([0x89, 0x50, 0x4E, 0x47], snapshot[..4]); // a lossless PNG of the frame: exactly the pixels the page saw
         using var client = new HttpClient { BaseAddress = _server!.Address, Timeout = TimeSpan.FromSeconds(60) };
-        using var form = new MultipartFormDataContent { { new ByteArrayContent(snapshot), "file", "snapshot.jpg" } };
+        using var form = new MultipartFormDataContent { { new ByteArrayContent(snapshot), "file", "snapshot.png" } };
         using var response = await client.PostAsync("/api/predict", form);
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(response.IsSuccessStatusCode, body);
         using var json = System.Text.Json.JsonDocument.Parse(body);
-        var server = json.RootElement[0].GetProperty("dogProbability").GetDouble();
+        var server = json.RootElement.GetProperty("results")[0].GetProperty("dogProbability").GetDouble();
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"camera snapshot of {snapshot.Length:N0} bytes: page P(dog) {shown:F6}, server {server:F6}"));
         Assert.Equal(server, shown, 6);
         Assert.Equal(trained.Classifier!.Predict(snapshot).DogProbability, shown, 6);
