@@ -7,6 +7,7 @@ if (args.Contains("--help") || args.Contains("-h"))
     return 0;
 }
 
+NativeHeap.Tune();
 try
 {
     var app = WebApp.Build(args);
