@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using CatsDogs.ML;
 using CatsDogs.ML.Data;
+using CatsDogs.ML.Features;
 using CatsDogs.ML.Imaging;
 using Microsoft.Playwright;
 
@@ -22,15 +23,16 @@ internal static class LiveBench
     {
         var all = ImageDataset.FromFolder(data).Shuffle(seed: 13);
         var train = new ImageDataset(all.Where(p => p.Label == PetLabel.Cat).Take(100).Concat(all.Where(p => p.Label == PetLabel.Dog).Take(100)));
-        Console.WriteLine($"Live camera — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}; ResNet18 fp32 (rgb224), trained on 200 photos; onnxruntime-web wasm in headless Chromium, fake camera; {Seconds} s a row.");
+        Console.WriteLine($"Live camera — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}; ResNet18 (rgb224), trained on 200 photos in each precision; onnxruntime-web wasm in headless Chromium, fake camera; {Seconds} s a row.");
         Console.WriteLine();
-        Console.WriteLine("| views | model download | first scored frame, cold | first scored frame, model cached | frames scored per second | wasm threads |");
-        Console.WriteLine("|---|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| precision | views | model download | first scored frame, cold | first scored frame, model cached | frames scored per second | wasm threads |");
+        Console.WriteLine("|---|---|---:|---:|---:|---:|---:|");
+        foreach (var precision in new[] { Precision.Fp32, Precision.Int8 })
         foreach (var (name, views) in new (string, IReadOnlyList<ImageView>)[] { ("native", [ImageView.Native]), ("native, native+mirror", ImageView.NativeAndMirror) })
         {
             using var work = new TempFolder();
             var model = Path.Combine(work.Path, "model.zip");
-            using (var classifier = new CatsDogsTrainer(new CatsDogsOptions { Views = views }).Train(train))
+            using (var classifier = new CatsDogsTrainer(new CatsDogsOptions { Views = views, Precision = precision }).Train(train))
             {
                 classifier.Save(model);
             }
@@ -45,7 +47,7 @@ internal static class LiveBench
             }
 
             var (bytes, cold, cached, rate, threads) = RunAsync(address, Path.Combine(work.Path, "profile")).GetAwaiter().GetResult();
-            Console.WriteLine($"| {name} | {bytes / 1048576.0:F1} MiB | {cold / 1000:F1} s | {cached / 1000:F1} s | {rate.ToString("F1", CultureInfo.InvariantCulture)} | {threads} |");
+            Console.WriteLine($"| {Precisions.Name(precision)} | {name} | {bytes / 1048576.0:F1} MiB | {cold / 1000:F1} s | {cached / 1000:F1} s | {rate.ToString("F1", CultureInfo.InvariantCulture)} | {threads} |");
         }
 
         return 0;
