@@ -20,7 +20,6 @@ namespace CatsDogs.ML.Tests.Web;
 [Trait("Category", Category.Harness)]
 public sealed class BrowserTests(HelloWorldFixture trained, ITestOutputHelper output) : IAsyncLifetime
 {
-    private const string Chromium = "/usr/bin/chromium";
     private readonly TempDirectory _dir = TestEnvironment.NewTempDirectory();
     private readonly List<string> _consoleErrors = [];
     private WebServer? _server;
@@ -37,19 +36,8 @@ public sealed class BrowserTests(HelloWorldFixture trained, ITestOutputHelper ou
         var model = _dir.File("model.zip");
         trained.Classifier!.Save(model);
         _server = await WebServer.StartAsync("--model", model);
-        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: install Debian's chromium package (.ci/run does).");
         _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Timeout = 60_000,
-            Args =
-            [
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", $"--use-file-for-fake-video-capture={CameraFile()}",
-            ],
-        });
+        _browser = await TestChromium.LaunchAsync(_playwright, CameraFile());
     }
 
     public async Task DisposeAsync()

@@ -58,7 +58,6 @@ public sealed class LiveModelCollection : ICollectionFixture<LiveModelFixture>;
 [Trait("Category", Category.Harness)]
 public sealed class LiveCameraTests(LiveModelFixture live, ITestOutputHelper output) : IAsyncLifetime
 {
-    private const string Chromium = "/usr/bin/chromium";
     private const int CatSeconds = 3;
     private const int FramesPerSecond = 10;
     private readonly TempDirectory _dir = TestEnvironment.NewTempDirectory();
@@ -78,17 +77,7 @@ public sealed class LiveCameraTests(LiveModelFixture live, ITestOutputHelper out
         var clip = _dir.File("camera.y4m");
         WriteClip(clip, live.CatPhoto, live.DogPhoto);
         _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Timeout = 60_000,
-            Args =
-            [
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", $"--use-file-for-fake-video-capture={clip}",
-            ],
-        });
+        _browser = await TestChromium.LaunchAsync(_playwright, clip);
     }
 
     public async Task DisposeAsync()
