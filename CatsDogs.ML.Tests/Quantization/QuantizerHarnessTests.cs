@@ -46,7 +46,7 @@ public class QuantizerHarnessTests(ITestOutputHelper output)
             using var input = OrtValue.CreateTensorValueFromMemory(tensor, spec.Preprocessing.TensorShape());
             using var runOptions = new RunOptions();
             using var outputs = quantized.Run(runOptions, [spec.InputName], [input], [spec.PooledOutputName]);
-            cosines.Add(Cosine(expected, outputs[0].GetTensorDataAsSpan<float>()));
+            cosines.Add(Metrics.Cosine(expected, outputs[0].GetTensorDataAsSpan<float>()));
         }
 
         var counts = OptimizedGraph.OperatorCounts(int8);
@@ -72,18 +72,5 @@ public class QuantizerHarnessTests(ITestOutputHelper output)
         var tensor = new float[backbone.Writer.Length];
         backbone.Writer.Write(views.Render(input, ImageView.Native), tensor);
         return tensor;
-    }
-
-    private static double Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-    {
-        double dot = 0, na = 0, nb = 0;
-        for (var i = 0; i < a.Length; i++)
-        {
-            dot += a[i] * (double)b[i];
-            na += a[i] * (double)a[i];
-            nb += b[i] * (double)b[i];
-        }
-
-        return dot / Math.Sqrt(na * nb);
     }
 }

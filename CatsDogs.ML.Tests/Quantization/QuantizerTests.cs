@@ -1,3 +1,4 @@
+using CatsDogs.ML.Data;
 using CatsDogs.ML.Onnx;
 using CatsDogs.ML.Onnx.Proto;
 using CatsDogs.ML.Onnx.Quantization;
@@ -49,7 +50,7 @@ public class QuantizerTests(Xunit.Abstractions.ITestOutputHelper output)
             Assert.NotEqual(expected, actual); // it is not the float graph
             var scale = expected.Max(Math.Abs);
             worst = Math.Max(worst, expected.Zip(actual, (e, a) => Math.Abs(e - a) / scale).Max());
-            Assert.True(Cosine(expected, actual) > 0.999, $"image {i}: cosine {Cosine(expected, actual):F5}");
+            Assert.True(Metrics.Cosine(expected, actual) > 0.999, $"image {i}: cosine {Metrics.Cosine(expected, actual):F5}");
         }
 
         // Measured: 0.58 % of the largest feature at worst (8-bit rounding through five quantized layers); the bound is 2 %.
@@ -138,18 +139,5 @@ public class QuantizerTests(Xunit.Abstractions.ITestOutputHelper output)
         using var runOptions = new RunOptions();
         using var outputs = session.Run(runOptions, [SyntheticConvNet.Input], [input], [SyntheticConvNet.Pooled]);
         return outputs[0].GetTensorDataAsSpan<float>().ToArray();
-    }
-
-    private static double Cosine(float[] a, float[] b)
-    {
-        double dot = 0, na = 0, nb = 0;
-        for (var i = 0; i < a.Length; i++)
-        {
-            dot += a[i] * (double)b[i];
-            na += a[i] * (double)a[i];
-            nb += b[i] * (double)b[i];
-        }
-
-        return dot / Math.Sqrt(na * nb);
     }
 }

@@ -84,4 +84,26 @@ public static class Metrics
             throw new ArgumentException("No predictions to score.");
         }
     }
+
+    /// <summary>
+    /// Cosine similarity of two feature vectors of the same length (1 = same direction), summed in double: how closely an
+    /// int8 backbone's pooled features follow the fp32 ones (docs/quantization.md).
+    /// </summary>
+    internal static double Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        if (a.Length != b.Length)
+        {
+            throw new ArgumentException($"The vectors have {a.Length} and {b.Length} values; a cosine needs equal lengths.", nameof(b));
+        }
+
+        double dot = 0, na = 0, nb = 0;
+        for (var i = 0; i < a.Length; i++)
+        {
+            dot += a[i] * (double)b[i];
+            na += a[i] * (double)a[i];
+            nb += b[i] * (double)b[i];
+        }
+
+        return dot / Math.Sqrt(na * nb);
+    }
 }

@@ -53,7 +53,7 @@ internal static class PrecisionBench
             {
                 var record = StaticQuantizer.Calibrate(fp32, options, samples);
                 var int8 = StaticQuantizer.Quantize(fp32, record);
-                var cosines = Features(int8, spec, tensors).Zip(reference, Cosine).Order().ToArray();
+                var cosines = Features(int8, spec, tensors).Zip(reference, (a, b) => Metrics.Cosine(a, b)).Order().ToArray();
                 Console.WriteLine(string.Create(Invariant, $"| {spec.Name} | {options.Method}{(options == defaults ? " (default)" : "")} | {(options.QuantizeFirstConvolution ? "int8" : "fp32")} | {(options.FloatOutputs.Count == 0 ? "int8" : "fp32")} | {cosines[0]:F4} | {cosines[cosines.Length / 2]:F4} | {record.ToJson().Length / 1024.0:F1} KiB |"));
                 chosen ??= int8;
             }
@@ -115,18 +115,5 @@ internal static class PrecisionBench
         using var features = OrtValue.CreateTensorValueFromMemory(output, session.OutputMetadata[spec.PooledOutputName].Dimensions.Select(d => Math.Max(1L, d)).ToArray());
         session.Run(null, [spec.InputName], [input], [spec.PooledOutputName], [features]);
         return output;
-    }
-
-    private static double Cosine(float[] a, float[] b)
-    {
-        double dot = 0, na = 0, nb = 0;
-        for (var i = 0; i < a.Length; i++)
-        {
-            dot += a[i] * (double)b[i];
-            na += a[i] * (double)a[i];
-            nb += b[i] * (double)b[i];
-        }
-
-        return dot / Math.Sqrt(na * nb);
     }
 }
