@@ -106,6 +106,7 @@ internal static class QualityProbe
         Console.WriteLine("| backbones | views | old CV (80 %) | honest CV (nested, 80 %) | held-out 20 % | other-pets | CV over all 5,285: the 80 % photos | the 20 % photos | runs/photo |");
         Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|");
         var causesDone = new HashSet<string>(StringComparer.Ordinal);
+        var firstOof = new Dictionary<string, double[]>(StringComparer.Ordinal);
         foreach (var (name, views) in sets)
         {
             foreach (var backbones in new[] { "resnet18,mobilenet_v2,mobilenet_v2_tf2,mobilenet_v1", "resnet18" })
@@ -116,7 +117,18 @@ internal static class QualityProbe
                 var blocks = options.Backbones.Select(b => b.FeatureDimension).ToArray();
                 var runs = options.Backbones.Count * views.Count;
                 var (head, search) = HeadTrainer.Train(trainX, trainY, blocks, new HeadOptions(), CancellationToken.None);
-                var honest = NestedCv(trainX, trainY, blocks, new HeadOptions());
+                var (honest, nestedOof) = Nested(trainX, trainY, blocks, new HeadOptions());
+                if (firstOof.TryGetValue(backbones, out var first))
+                {
+                    // Paired, photo by photo: how much of the nested-CV gap to the first set do its 10 largest differences carry?
+                    var diff = nestedOof.Select((p, i) => (Metrics.LogLoss(trainY[i] == PetLabel.Dog, p) - Metrics.LogLoss(trainY[i] == PetLabel.Dog, first[i])) / trainY.Length).OrderDescending().ToArray();
+                    Console.WriteLine(string.Create(Invariant, $"  paired against {sets[0].Name}: nested-CV gap {diff.Sum():F4}, of which the 10 photos that differ most carry {diff.Take(10).Sum():F4}"));
+                }
+                else
+                {
+                    firstOof[backbones] = nestedOof;
+                }
+
                 var label = views.SequenceEqual(ImageView.Defaults) ? name + " (default)" : name;
                 var (train80, test20) = SplitOfAllPhotoCv(trainX, trainY, testX, testY, blocks);
                 Console.WriteLine(string.Create(Invariant,
@@ -135,7 +147,9 @@ internal static class QualityProbe
     private static double Loss(PetLabel[] y, float[] p) => Metrics.LogLoss(y.Select(l => l == PetLabel.Dog).ToArray(), Probabilities(p));
 
     // Outer folds score heads trained by the library (inner CV for L2, cleaning) on the other outer folds only.
-    private static double NestedCv(float[][] x, PetLabel[] y, int[] blocks, HeadOptions options, int outer = 5)
+    private static double NestedCv(float[][] x, PetLabel[] y, int[] blocks, HeadOptions options, int outer = 5) => Nested(x, y, blocks, options, outer).LogLoss;
+
+    private static (double LogLoss, double[] OutOfFold) Nested(float[][] x, PetLabel[] y, int[] blocks, HeadOptions options, int outer = 5)
     {
         var fold = DataSplit.StratifiedFolds(y, outer, 7);
         var oof = new double[y.Length];
@@ -151,7 +165,7 @@ internal static class QualityProbe
             }
         }
 
-        return Metrics.LogLoss(y.Select(l => l == PetLabel.Dog).ToArray(), oof);
+        return (Metrics.LogLoss(y.Select(l => l == PetLabel.Dog).ToArray(), oof), oof);
     }
 
     // The suspects, one number each: cleaning, L2 chosen on the scored folds, near-duplicates across folds, and
