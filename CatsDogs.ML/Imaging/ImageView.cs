@@ -48,8 +48,9 @@ public sealed record ImageView(ViewFraming Framing = ViewFraming.Native, double 
     /// <summary>
     /// The views of a model trained with the defaults: the whole photo squashed to the input, the centre crop of 0.875
     /// of its short side, and the mirror image of each (<c>squash,squash+mirror,crop0.875,crop0.875+mirror</c>). Of the
-    /// view sets measured, it has the lowest cross-validated log loss on the Kaggle photos, for ResNet18 and for the
-    /// four real backbones fused (docs/results.md).
+    /// view sets measured, it has the lowest cross-validated log loss on the Kaggle photos, plain and nested, for
+    /// ResNet18 and for the four real backbones fused; it is not better on photos the head never trained on, where
+    /// <see cref="NativeAndMirror"/> (half the backbone runs) does as well or better (docs/results.md, issue 23).
     /// </summary>
     public static IReadOnlyList<ImageView> Defaults { get; } =
     [

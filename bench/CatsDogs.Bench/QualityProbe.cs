@@ -83,6 +83,171 @@ internal static class QualityProbe
         return 0;
     }
 
+    /// <summary>
+    /// Issue 23 item 6: the candidate default views, each with the old criterion (the library's CV on the 80 % split,
+    /// L2 chosen on the same folds it is scored on) beside an honest one (nested CV: each outer fold is scored by a head
+    /// whose L2 and mislabel cleaning were chosen on the inner folds only, every photo counted), the held-out 20 %,
+    /// other-pets and the cost. Then the three suspected causes of the gap, measured on the first set.
+    /// Usage: dotnet run --project bench/CatsDogs.Bench -c Release -- --honest
+    /// </summary>
+    public static int Honest(string data, string models, string otherPets)
+    {
+        var all = ImageDataset.FromFolder(data);
+        var (train, test) = all.Split(0.2, 42);
+        var other = ImageDataset.FromFolder(otherPets);
+        Console.WriteLine($"train {train.Count}, held out {test.Count}, other-pets {other.Count}");
+        var sets = new (string Name, IReadOnlyList<ImageView> Views)[]
+        {
+            ("squash, crop0.875 + mirrors", ImageView.ParseList("squash,squash+mirror,crop0.875,crop0.875+mirror")),
+            ("native + mirror", ImageView.NativeAndMirror),
+            ("native", ImageView.ParseList("native")),
+            ("native, crop0.875 + mirrors", ImageView.ParseList("native,native+mirror,crop0.875,crop0.875+mirror")),
+        };
+        Console.WriteLine("| backbones | views | old CV (80 %) | honest CV (nested, 80 %) | held-out 20 % | other-pets | CV over all 5,285: the 80 % photos | the 20 % photos | runs/photo |");
+        Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        var causesDone = new HashSet<string>(StringComparer.Ordinal);
+        var firstOof = new Dictionary<string, double[]>(StringComparer.Ordinal);
+        foreach (var (name, views) in sets)
+        {
+            foreach (var backbones in new[] { "resnet18,mobilenet_v2,mobilenet_v2_tf2,mobilenet_v1", "resnet18" })
+            {
+                var clock = Stopwatch.StartNew();
+                var options = new FeatureOptions { Backbones = BackboneCatalog.Default.Resolve(backbones), Views = views, ModelsDirectory = models };
+                var (trainX, trainY, testX, testY, otherX, otherY, _) = Extract(options, train, test, other, []);
+                var blocks = options.Backbones.Select(b => b.FeatureDimension).ToArray();
+                var runs = options.Backbones.Count * views.Count;
+                var (head, search) = HeadTrainer.Train(trainX, trainY, blocks, new HeadOptions(), CancellationToken.None);
+                var (honest, nestedOof) = Nested(trainX, trainY, blocks, new HeadOptions());
+                if (firstOof.TryGetValue(backbones, out var first))
+                {
+                    // Paired, photo by photo: how much of the nested-CV gap to the first set do its 10 largest differences carry?
+                    var diff = nestedOof.Select((p, i) => (Metrics.LogLoss(trainY[i] == PetLabel.Dog, p) - Metrics.LogLoss(trainY[i] == PetLabel.Dog, first[i])) / trainY.Length).OrderDescending().ToArray();
+                    Console.WriteLine(string.Create(Invariant, $"  paired against {sets[0].Name}: nested-CV gap {diff.Sum():F4}, of which the 10 photos that differ most carry {diff.Take(10).Sum():F4}"));
+                }
+                else
+                {
+                    firstOof[backbones] = nestedOof;
+                }
+
+                var label = views.SequenceEqual(ImageView.Defaults) ? name + " (default)" : name;
+                var (train80, test20) = SplitOfAllPhotoCv(trainX, trainY, testX, testY, blocks);
+                Console.WriteLine(string.Create(Invariant,
+                    $"| {backbones.Replace(",", " + ", StringComparison.Ordinal)} | {label} | {search.Best.ValidationLogLoss:F4} | {honest:F4} | {Loss(testY, head.Predict(testX)):F4} | {Loss(otherY, head.Predict(otherX)):F4} | {train80:F4} | {test20:F4} | {runs} |"));
+                Console.Error.WriteLine(string.Create(Invariant, $"  row done in {clock.Elapsed.TotalSeconds:F0} s"));
+                if (causesDone.Add(backbones))
+                {
+                    Causes(backbones, trainX, trainY, testX, testY, blocks, head, search, options);
+                }
+            }
+        }
+
+        return 0;
+    }
+
+    private static double Loss(PetLabel[] y, float[] p) => Metrics.LogLoss(y.Select(l => l == PetLabel.Dog).ToArray(), Probabilities(p));
+
+    // Outer folds score heads trained by the library (inner CV for L2, cleaning) on the other outer folds only.
+    private static double NestedCv(float[][] x, PetLabel[] y, int[] blocks, HeadOptions options, int outer = 5) => Nested(x, y, blocks, options, outer).LogLoss;
+
+    private static (double LogLoss, double[] OutOfFold) Nested(float[][] x, PetLabel[] y, int[] blocks, HeadOptions options, int outer = 5)
+    {
+        var fold = DataSplit.StratifiedFolds(y, outer, 7);
+        var oof = new double[y.Length];
+        for (var f = 0; f < outer; f++)
+        {
+            var fit = Enumerable.Range(0, y.Length).Where(i => fold[i] != f).ToArray();
+            var held = Enumerable.Range(0, y.Length).Where(i => fold[i] == f).ToArray();
+            var (head, _) = HeadTrainer.Train(fit.Select(i => x[i]).ToArray(), fit.Select(i => y[i]).ToArray(), blocks, options, CancellationToken.None);
+            var p = head.Predict(held.Select(i => x[i]).ToArray());
+            for (var k = 0; k < held.Length; k++)
+            {
+                oof[held[k]] = p[k];
+            }
+        }
+
+        return (Metrics.LogLoss(y.Select(l => l == PetLabel.Dog).ToArray(), oof), oof);
+    }
+
+    // The suspects, one number each: cleaning, L2 chosen on the scored folds, near-duplicates across folds, and
+    // whether the held-out photos are simply harder (their out-of-fold loss when CV runs over all photos).
+    private static void Causes(string backbones, float[][] trainX, PetLabel[] trainY, float[][] testX, PetLabel[] testY, int[] blocks, IHead head, HeadSearch search, FeatureOptions options)
+    {
+        var isDog = trainY.Select(l => l == PetLabel.Dog).ToArray();
+        Console.WriteLine($"causes, {backbones}, {string.Join(", ", options.Views)}:");
+        var oof = search.OutOfFold;
+        var excluded = search.Excluded.ToHashSet();
+        var kept = Enumerable.Range(0, oof.Count).Where(i => !excluded.Contains(i)).ToArray();
+        Console.WriteLine(string.Create(Invariant,
+            $"  cleaning: {excluded.Count} photos left out of the final fit; CV on all photos {Metrics.LogLoss(isDog, oof):F4}, on the kept ones {Metrics.LogLoss(kept.Select(i => isDog[i]).ToArray(), kept.Select(i => oof[i]).ToArray()):F4}"));
+        var (raw, _) = HeadTrainer.Train(trainX, trainY, blocks, new HeadOptions { MislabelThreshold = 0 }, CancellationToken.None);
+        Console.WriteLine(string.Create(Invariant, $"  held-out with cleaning {Loss(testY, head.Predict(testX)):F4}, without {Loss(testY, raw.Predict(testX)):F4}"));
+        var grid = search.Trials.Select(t => t.ValidationLogLoss).Order().ToArray();
+        Console.WriteLine(string.Create(Invariant,
+            $"  L2: best {search.Best.L2} at CV {grid[0]:F4}; grid median {grid[grid.Length / 2]:F4}; fold spread at best {search.Best.FoldLogLosses.Min():F4}–{search.Best.FoldLogLosses.Max():F4}"));
+
+        // Near-duplicates: nearest neighbour by cosine on the ResNet18 block (first 512 features).
+        var scaled = trainX.Select(f => Normalize(f.AsSpan(0, blocks[0]))).ToArray();
+        var fold = DataSplit.StratifiedFolds(trainY, search.Folds, new HeadOptions().Seed);
+        var nearest = new float[scaled.Length];
+        var nearestIndex = new int[scaled.Length];
+        Parallel.For(0, scaled.Length, i =>
+        {
+            nearest[i] = float.MinValue;
+            for (var j = 0; j < scaled.Length; j++)
+            {
+                var c = j == i ? float.MinValue : Dot(scaled[i], scaled[j]);
+                if (c > nearest[i])
+                {
+                    (nearest[i], nearestIndex[i]) = (c, j);
+                }
+            }
+        });
+        foreach (var threshold in new[] { 0.98f, 0.95f, 0.90f })
+        {
+            var dup = Enumerable.Range(0, scaled.Length).Where(i => nearest[i] > threshold).ToArray();
+            var single = Enumerable.Range(0, scaled.Length).Where(i => nearest[i] <= threshold).ToArray();
+            Console.WriteLine(string.Create(Invariant,
+                $"  near-duplicates (nearest neighbour's cosine > {threshold}, ResNet18 block): {dup.Length} photos, {dup.Count(i => fold[i] != fold[nearestIndex[i]])} with it in another fold; CV on them {(dup.Length > 0 ? Metrics.LogLoss(dup.Select(i => isDog[i]).ToArray(), dup.Select(i => oof[i]).ToArray()) : double.NaN):F4}, on the rest {Metrics.LogLoss(single.Select(i => isDog[i]).ToArray(), single.Select(i => oof[i]).ToArray()):F4}"));
+        }
+
+    }
+
+    // The library's CV run over all photos: the out-of-fold loss of the 80 % photos and of the 20 % photos apart.
+    private static (double Train, double Test) SplitOfAllPhotoCv(float[][] trainX, PetLabel[] trainY, float[][] testX, PetLabel[] testY, int[] blocks)
+    {
+        var allY = trainY.Concat(testY).ToArray();
+        var (_, allSearch) = HeadTrainer.Train(trainX.Concat(testX).ToArray(), allY, blocks, new HeadOptions(), CancellationToken.None);
+        var allDog = allY.Select(l => l == PetLabel.Dog).ToArray();
+        double Part(int from, int to) => Metrics.LogLoss(allDog[from..to], allSearch.OutOfFold.Skip(from).Take(to - from).ToArray());
+        return (Part(0, trainY.Length), Part(trainY.Length, allY.Length));
+    }
+
+    private static float[] Normalize(ReadOnlySpan<float> f)
+    {
+        var v = f.ToArray();
+        var n = MathF.Sqrt(Dot(v, v));
+        return v.Select(e => e / n).ToArray();
+    }
+
+    private static float Dot(float[] a, float[] b)
+    {
+        var sum = System.Numerics.Vector<float>.Zero;
+        var width = System.Numerics.Vector<float>.Count;
+        var i = 0;
+        for (; i <= a.Length - width; i += width)
+        {
+            sum += new System.Numerics.Vector<float>(a, i) * new System.Numerics.Vector<float>(b, i);
+        }
+
+        var total = System.Numerics.Vector.Sum(sum);
+        for (; i < a.Length; i++)
+        {
+            total += a[i] * b[i];
+        }
+
+        return total;
+    }
+
     private static (float[][], PetLabel[], float[][], PetLabel[], float[][], PetLabel[], bool[]) Extract(FeatureOptions options, ImageDataset train, ImageDataset test, ImageDataset other, HashSet<string> closeUps)
     {
         var clock = Stopwatch.StartNew();
