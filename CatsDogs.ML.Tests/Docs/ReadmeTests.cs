@@ -102,6 +102,14 @@ public class ReadmeTests
     }
 
     [Fact]
+    public void TrainRow_SpellsTheDefaultViews_AsImageViewDefaultsHasThem()
+    {
+        var row = Readme.Split('\n').Single(l => l.StartsWith("| `train <data-dir>", StringComparison.Ordinal));
+        var views = Regex.Match(row, @"\[--views ([^\]]+)\]").Groups[1].Value;
+        Assert.Equal(string.Join(",", ML.Imaging.ImageView.Defaults), views);
+    }
+
+    [Fact]
     public void Readme_IsAFrontDoor_AndLinksToEveryDocPage()
     {
         var readme = Readme;
