@@ -27,7 +27,7 @@ public class PackageConsumptionTests(ITestOutputHelper output)
     {
         var dataDir = TestEnvironment.DataDirectory;
         using var work = TestEnvironment.NewTempDirectory();
-        var version = "0.2.0-ci." + DateTime.UtcNow.ToString("yyyyMMddHHmmssfff", CultureInfo.InvariantCulture);
+        var version = "0.3.0-ci." + DateTime.UtcNow.ToString("yyyyMMddHHmmssfff", CultureInfo.InvariantCulture);
         var feed = work.File("feed");
         var root = TestEnvironment.RepositoryRoot;
 

@@ -64,7 +64,7 @@ internal static class BundleFormats
     [
         new(2, "0.2.0", "backbone specs with flat preprocessing fields, photo + mirror as a flag, no manifest digest", HasDigest: false, Format2Reader.Read),
         new(3, "0.2.0 (redesign)", "views, nested preprocessing, manifest digest and optional HMAC", HasDigest: true, Format3Reader.Read),
-        new(4, "the release after 0.2.0", "the head kind (logistic, lightgbm), the precision (fp32, int8) and each int8 backbone's calibration", HasDigest: true, Format4Reader.Read),
+        new(4, "0.3.0", "the head kind (logistic, lightgbm), the precision (fp32, int8) and each int8 backbone's calibration", HasDigest: true, Format4Reader.Read),
     ];
 
     /// <summary>The format <see cref="ModelBundle.Save"/> writes.</summary>
