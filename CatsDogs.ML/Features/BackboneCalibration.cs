@@ -91,6 +91,7 @@ internal static class BackboneCalibration
         var source = new PhotoSource(decodeSize, maxBytes);
         var scratch = new RenderScratch();
         var buffer = Array.Empty<byte>();
+        var tensors = new float[slots.Length][];
         foreach (var (path, sha) in drawn)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -99,9 +100,10 @@ internal static class BackboneCalibration
             var pixels = renderer.Render(photo, slots);
             for (var k = 0; k < slots.Length; k++)
             {
-                var tensor = new float[renderer.TensorLength(slots[k])];
-                renderer.WriteTensor(slots[k], pixels[k], tensor);
-                yield return new CalibrationSample(sha, tensor);
+                // One tensor, rewritten for each sample: the quantizer reads each before it asks for the next.
+                tensors[k] ??= new float[renderer.TensorLength(slots[k])];
+                renderer.WriteTensor(slots[k], pixels[k], tensors[k]!);
+                yield return new CalibrationSample(sha, tensors[k]!);
             }
         }
     }
