@@ -108,36 +108,29 @@ public class Int8QualityHarnessTests(HelloWorldFixture trained, ITestOutputHelpe
         Assert.Empty(e32.Skipped);
         Assert.Empty(e8.Skipped);
 
-        // The peak of the view-averaged grid, signed for the class each model predicts (as its combined map is).
-        static int PeakCell(Explanation e)
-        {
-            var grid = Assert.Single(e.Heatmaps).Values;
-            var sign = e.PredictedLabel == PetLabel.Dog ? 1f : -1f;
-            var peak = 0;
-            for (var i = 1; i < grid.Count; i++)
-            {
-                peak = sign * grid[i] > sign * grid[peak] ? i : peak;
-            }
+        // The view-averaged grid, signed for the class each model predicts (as its combined map is), and its peak.
+        static float[] Signed(Explanation e) => Assert.Single(e.Heatmaps).Values.Select(v => e.PredictedLabel == PetLabel.Dog ? v : -v).ToArray();
+        static int PeakCell(float[] grid) => Array.IndexOf(grid, grid.Max());
 
-            return peak;
-        }
-
-        var same = 0;
-        var grid = e32.Explained[0].Heatmaps[0];
+        int same = 0, adjacent = 0;
+        var width = e32.Explained[0].Heatmaps[0].GridWidth;
         for (var i = 0; i < photos.Length; i++)
         {
             Assert.Equal(photos[i].Path, e8.Explained[i].Image.Path);
             Assert.Equal(int8.Predict(photos[i].Path).DogProbability, e8.Explained[i].DogProbability);
-            int a = PeakCell(e32.Explained[i]), b = PeakCell(e8.Explained[i]);
+            var grid32 = Signed(e32.Explained[i]);
+            int a = PeakCell(grid32), b = PeakCell(Signed(e8.Explained[i]));
             same += a == b ? 1 : 0;
+            adjacent += Math.Max(Math.Abs((a % width) - (b % width)), Math.Abs((a / width) - (b / width))) <= 1 ? 1 : 0;
             if (a != b)
             {
-                output.WriteLine($"  peak moved: {Path.GetFileName(photos[i].Path)} cell ({a % grid.GridWidth},{a / grid.GridWidth}) → ({b % grid.GridWidth},{b / grid.GridWidth}); P(dog) fp32 {e32.Explained[i].DogProbability:F3}, int8 {e8.Explained[i].DogProbability:F3}");
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  peak moved: {Path.GetFileName(photos[i].Path)} cell ({a % width},{a / width}) → ({b % width},{b / width}), where fp32's map is {grid32[b] / grid32[a]:P0} of its peak; P(dog) fp32 {e32.Explained[i].DogProbability:F3}, int8 {e8.Explained[i].DogProbability:F3}"));
             }
         }
 
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"INT8 CAM resnet18 [{string.Join(",", int8.Views)}]: peak in the same cell of the {grid.GridWidth}×{grid.GridHeight} grid on {same} of {photos.Length} dev photos (50 cats, 50 dogs; bar ≥ 95)"));
+            $"INT8 CAM resnet18 [{string.Join(",", int8.Views)}]: peak in the same cell of the {width}×{e32.Explained[0].Heatmaps[0].GridHeight} grid on {same} of {photos.Length} dev photos (50 cats, 50 dogs; bar ≥ 95), in the same or a neighbouring cell on {adjacent}"));
         Assert.True(same >= 95, $"the CAM peak stays in its cell on {same} of 100 dev photos, bar 95");
     }
 
