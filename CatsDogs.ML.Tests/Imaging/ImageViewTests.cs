@@ -68,7 +68,7 @@ public class ImageViewTests
     {
         var input = new ImagePreprocessing { Width = 224, Height = 224, Normalization = PixelNormalization.Raw };
         Assert.Equal(224, PhotoViews.MinDecodeSize([input], ImageView.NativeAndMirror));
-        Assert.Equal(256, PhotoViews.MinDecodeSize([input], ImageView.Defaults));
+        Assert.Equal(256, PhotoViews.MinDecodeSize([input], ImageView.ParseList("squash,squash+mirror,crop0.875,crop0.875+mirror")));
         Assert.Equal(256, PhotoViews.MinDecodeSize([input], [ImageView.Native, new ImageView(ViewFraming.CenterCrop, 0.875)]));
         Assert.Equal(299, PhotoViews.MinDecodeSize([input, input with { Width = 299, Height = 299 }], [ImageView.Native]));
     }

@@ -41,7 +41,9 @@ internal static class BrokerBench
 
         foreach (var workers in new[] { 1, 2, 3 })
         {
-            Workers(broker, model, photos, workers);
+            var run = Workers(broker, model, photos, new int?[workers]);
+            Row($"{workers} worker process{(workers > 1 ? "es" : "")} (default concurrency {broker.EffectiveConcurrency} each), {photos.Length} photos, scatter → gather",
+                $"{run.PhotosPerSecond:F1} photos/s", $"{run.Summary}; all on this machine's {Environment.ProcessorCount} cores");
         }
 
         return 0;
@@ -69,9 +71,15 @@ internal static class BrokerBench
             $"the broker path's own ceiling; {broker.EffectiveConcurrency} at once, prefetch {broker.EffectivePrefetch}");
     }
 
-    private static void Workers(BrokerOptions broker, string model, IReadOnlyList<ImageEntry> photos, int count)
+    /// <summary>
+    /// Starts one <c>catsdogs worker</c> process per entry of <paramref name="cores"/> (pinned to that core with
+    /// <c>taskset -c</c>, or free where null), waits until each consumes, scatters <paramref name="photos"/> as one job
+    /// and gathers it; the workers are stopped however it ends.
+    /// </summary>
+    /// <returns>Photos gathered per second from the first publish, and what the gather counted.</returns>
+    internal static (double PhotosPerSecond, string Summary) Workers(BrokerOptions broker, string model, IReadOnlyList<ImageEntry> photos, IReadOnlyList<int?> cores)
     {
-        var processes = Enumerable.Range(0, count).Select(_ => StartWorker(broker, model)).ToList();
+        var processes = cores.Select(core => StartWorker(broker, model, core)).ToList();
         try
         {
             foreach (var (process, stderr) in processes)
@@ -88,14 +96,13 @@ internal static class BrokerBench
                 }
             }
 
-            var job = $"bench-{count}w-" + Guid.NewGuid().ToString("N")[..8];
+            var job = $"bench-{cores.Count}w-" + Guid.NewGuid().ToString("N")[..8];
             var clock = Stopwatch.StartNew();
             var gather = Task.Run(() => BrokerJobs.GatherAsync(job, broker, timeout: TimeSpan.FromMinutes(15)));
             BrokerJobs.ScatterAsync(photos, job, model, inline: false, broker).GetAwaiter().GetResult();
             var result = gather.GetAwaiter().GetResult();
             var seconds = clock.Elapsed.TotalSeconds;
-            Row($"{count} worker process{(count > 1 ? "es" : "")} (default concurrency {broker.EffectiveConcurrency} each), {photos.Count} photos, scatter → gather",
-                $"{result.Predictions.Count / seconds:F1} photos/s", $"{result.Predictions.Scored.Count} scored, {result.Predictions.Skipped.Count} skipped, {result.Duplicates} duplicates; all on this machine's {Environment.ProcessorCount} cores");
+            return (result.Predictions.Count / seconds, $"{result.Predictions.Scored.Count} scored, {result.Predictions.Skipped.Count} skipped, {result.Duplicates} duplicates");
         }
         finally
         {
@@ -117,10 +124,13 @@ internal static class BrokerBench
         }
     }
 
-    private static (Process Process, Func<string> Stderr) StartWorker(BrokerOptions broker, string model)
+    // With a core, under `taskset -c core`: the worker and every thread it starts run on that core only (.NET and ONNX
+    // Runtime then see one processor).
+    private static (Process Process, Func<string> Stderr) StartWorker(BrokerOptions broker, string model, int? core)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { BuiltProgram.Find(Path.Combine("samples", "CatsDogs.Cli"), "catsdogs.dll"), "worker", "--model", model, "--broker", broker.Uri })
+        var start = new ProcessStartInfo(core is null ? "dotnet" : "taskset") { RedirectStandardError = true, RedirectStandardOutput = true };
+        var pin = core is { } c ? new[] { "-c", c.ToString(Invariant), "dotnet" } : [];
+        foreach (var a in pin.Concat([BuiltProgram.Find(Path.Combine("samples", "CatsDogs.Cli"), "catsdogs.dll"), "worker", "--model", model, "--broker", broker.Uri]))
         {
             start.ArgumentList.Add(a);
         }

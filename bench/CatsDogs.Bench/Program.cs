@@ -7,6 +7,7 @@ using CatsDogs.ML.Data;
 using CatsDogs.ML.Features;
 using CatsDogs.ML.Imaging;
 using CatsDogs.ML.Onnx;
+using CatsDogs.ML.Onnx.Quantization;
 using CatsDogs.ML.Training;
 using Microsoft.ML.OnnxRuntime;
 
@@ -32,7 +33,7 @@ public static class Program
 
     public static int Main(string[] args)
     {
-        var photosOption = new Option<int>("--photos") { Description = "Photos measured.", DefaultValueFactory = _ => 300 };
+        var photosOption = new Option<int?>("--photos") { Description = $"Photos measured (default 300; {PrecisionBench.DefaultPhotos} with --precision)." };
         var repeatOption = new Option<int>("--repeat") { Description = "Runs per throughput; the median is printed.", DefaultValueFactory = _ => 3 };
         var dataOption = new Option<string?>("--data") { Description = "Folder of dev photos (default $CATSDOGS_DATA_DIR or ../shared/data/dogs-vs-cats/train)." };
         var modelsOption = new Option<string?>("--models") { Description = "Folder of the MobileNet files (default $CATSDOGS_SHARED_MODELS_DIR or ../shared/models)." };
@@ -54,18 +55,33 @@ public static class Program
         var requestsOption = new Option<int>("--requests") { Description = "With --web-load: requests per client count.", DefaultValueFactory = _ => 200 };
         var liveBench = new Option<bool>("--live") { Description = "The page's live camera in headless Chromium: frames scored per second, first scored frame cold and cached, model size (docs/web.md)." };
         var exportBench = new Option<bool>("--export") { Description = "The exported ONNX model's throughput in ONNX Runtime (batch 1 and 8) next to the library's (docs/export.md)." };
-        var precision = new Option<bool>("--precision") { Description = "int8 (QDQ) against float32 on the real backbones: feature cosine, fused operators, file sizes, raw throughput (docs/quantization.md)." };
+        var precision = new Option<bool>("--precision") { Description = "int8 (QDQ) against float32 on the real backbones, side by side (issue 23 item 3): feature cosine, fused operators, file sizes, raw throughput, end to end, the web app, peak memory, pinned workers (with --broker or $CATSDOGS_BROKER); a summary table with the targets last (docs/speed.md)." };
+        var trainProbe = new Option<string?>("--train-probe") { Description = "Child mode: train ResNet18 on the photos listed in this file, no cache; print the peak RSS in MiB and the seconds.", Hidden = true };
+        var probePrecision = new Option<string>("--probe-precision") { Description = "With --train-probe: the precision.", Hidden = true, DefaultValueFactory = _ => "fp32" };
+        var probeOut = new Option<string?>("--probe-out") { Description = "With --train-probe: where the model is saved (after the peak is read).", Hidden = true };
         var otherPetsOption = new Option<string?>("--other-pets") { Description = "The other-pets photos (default $CATSDOGS_OTHER_PETS_DIR or ../shared/data/other-pets)." };
-        var root = new RootCommand("CatsDogs.ML benchmark") { photosOption, repeatOption, dataOption, modelsOption, deviceOption, rssProbe, profileDecode, batching, rssOnly, graphProbe, quality, honest, int8Option, qualityOnly, otherPetsOption, brokerOption, brokerBench, messagesOption, webLoad, worstPhotos, requestsOption, exportBench, precision, liveBench };
+        var root = new RootCommand("CatsDogs.ML benchmark") { photosOption, repeatOption, dataOption, modelsOption, deviceOption, rssProbe, profileDecode, batching, rssOnly, graphProbe, quality, honest, int8Option, qualityOnly, otherPetsOption, brokerOption, brokerBench, messagesOption, webLoad, worstPhotos, requestsOption, exportBench, precision, liveBench, trainProbe, probePrecision, probeOut };
         root.SetAction(parse =>
         {
             var data = parse.GetValue(dataOption) ?? Environment.GetEnvironmentVariable("CATSDOGS_DATA_DIR") ?? FindShared("data/dogs-vs-cats/train");
             var models = parse.GetValue(modelsOption) ?? Environment.GetEnvironmentVariable("CATSDOGS_SHARED_MODELS_DIR") ?? FindShared("models");
             Device = parse.GetRequiredValue(deviceOption);
             var repeat = parse.GetValue(repeatOption);
+            var photos = parse.GetValue(photosOption) ?? 300;
             if (parse.GetValue(rssProbe) is { } probe)
             {
                 return RssProbe(data, probe);
+            }
+
+            if (parse.GetValue(trainProbe) is { } list)
+            {
+                return PrecisionBench.TrainProbe(list, models, parse.GetRequiredValue(probePrecision), parse.GetValue(probeOut));
+            }
+
+            if (parse.GetValue(precision))
+            {
+                var uri = parse.GetValue(brokerOption) ?? Environment.GetEnvironmentVariable("CATSDOGS_BROKER");
+                return PrecisionBench.Run(data, models, parse.GetValue(photosOption) ?? PrecisionBench.DefaultPhotos, repeat, uri);
             }
 
             if (parse.GetValue(profileDecode))
@@ -94,12 +110,7 @@ public static class Program
             {
                 var uri = parse.GetValue(brokerOption) ?? Environment.GetEnvironmentVariable("CATSDOGS_BROKER")
                     ?? throw new ArgumentException("Give --broker amqp://… or set CATSDOGS_BROKER.");
-                return BrokerBench.Run(uri, data, parse.GetValue(photosOption), parse.GetValue(messagesOption));
-            }
-
-            if (parse.GetValue(precision))
-            {
-                return PrecisionBench.Run(data, models, parse.GetValue(photosOption), repeat);
+                return BrokerBench.Run(uri, data, photos, parse.GetValue(messagesOption));
             }
 
             if (parse.GetValue(liveBench))
@@ -109,7 +120,7 @@ public static class Program
 
             if (parse.GetValue(exportBench))
             {
-                return ExportBench.Run(data, parse.GetValue(photosOption));
+                return ExportBench.Run(data, photos);
             }
 
             if (parse.GetValue(webLoad))
@@ -131,7 +142,7 @@ public static class Program
                 return 0;
             }
 
-            return Full(data, models, parse.GetValue(photosOption), repeat);
+            return Full(data, models, photos, repeat);
         });
         return root.Parse(args).Invoke();
     }
@@ -243,9 +254,10 @@ public static class Program
         return results.MaxBy(r => r.Item1);
     }
 
-    private static double EndToEnd(BackboneSpec[] specs, string models, ImageDataset photos, int repeat, IReadOnlyList<ImageView> views)
+    // The library end to end with no cache: decode, the views, the backbones (int8 with one calibration per spec).
+    internal static double EndToEnd(BackboneSpec[] specs, string models, IReadOnlyList<ImageEntry> photos, int repeat, IReadOnlyList<ImageView> views, IReadOnlyList<QuantizationCalibration>? calibrations = null)
     {
-        using var backbones = BackboneSet.Open(specs, models, device: Device);
+        using var backbones = BackboneSet.Open(specs, models, device: Device, inputSizes: views.Select(v => v.InputSize), calibrations: calibrations);
         var extractor = new FeatureExtractor(backbones, views, cache: null);
         extractor.Extract(photos.Take(4).ToArray(), null, default); // warm-up
         return photos.Count / Median(repeat, () => Time(() => extractor.Extract(photos, null, default)));
@@ -304,24 +316,33 @@ public static class Program
     }
 
     // Runs this program in --rss-probe mode, so each peak is measured in a fresh process.
-    private static long RssOf(int count, string data)
+    private static long RssOf(int count, string data) => long.Parse(RunChild("--rss-probe", count.ToString(Invariant), "--data", data), Invariant);
+
+    /// <summary>Runs this program with <paramref name="args"/> in a fresh process; returns its standard output, trimmed.</summary>
+    /// <exception cref="InvalidOperationException">The child failed (its exit code and standard error).</exception>
+    internal static string RunChild(params string[] args)
     {
-        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true };
+        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true };
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
         {
             start.ArgumentList.Add(typeof(Program).Assembly.Location);
         }
 
-        foreach (var a in new[] { "--rss-probe", count.ToString(Invariant), "--data", data })
+        foreach (var a in args)
         {
             start.ArgumentList.Add(a);
         }
 
         using var process = Process.Start(start)!;
+        var error = process.StandardError.ReadToEndAsync();
         var text = process.StandardOutput.ReadToEnd().Trim();
         process.WaitForExit();
-        return long.Parse(text, Invariant);
+        return process.ExitCode == 0 ? text : throw new InvalidOperationException($"bench {string.Join(' ', args)} exited with {process.ExitCode}: {error.Result.Trim()}");
     }
+
+    /// <summary>This process's peak resident memory (VmHWM) in MiB.</summary>
+    internal static long PeakMiB() =>
+        long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], Invariant) / 1024;
 
     // Child mode: score `count` photos with no cache, print the peak RSS in MiB.
     private static int RssProbe(string data, int count)
@@ -329,8 +350,7 @@ public static class Program
         var photos = ImageDataset.FromFolder(data).Take(count);
         using var backbones = BackboneSet.Open([KnownBackbones.ResNet18], null);
         new FeatureExtractor(backbones, ImageView.Defaults, cache: null).Extract(photos, null, default);
-        var peak = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-        Console.WriteLine((long.Parse(peak.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], Invariant) / 1024).ToString(Invariant));
+        Console.WriteLine(PeakMiB().ToString(Invariant));
         return 0;
     }
 
