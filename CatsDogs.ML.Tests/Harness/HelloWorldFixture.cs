@@ -1,6 +1,9 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using CatsDogs.ML.Backbones;
 using CatsDogs.ML.Data;
 using CatsDogs.ML.Evaluation;
+using CatsDogs.ML.Features;
 using Xunit;
 
 namespace CatsDogs.ML.Tests.Harness;
@@ -11,6 +14,8 @@ namespace CatsDogs.ML.Tests.Harness;
 /// </summary>
 public sealed class HelloWorldFixture : IDisposable
 {
+    private readonly ConcurrentDictionary<(bool FourFused, Precision Precision), Lazy<CatsDogsClassifier>> _models = new();
+
     public HelloWorldFixture()
     {
         var dir = TestEnvironment.DataDirectory;
@@ -49,7 +54,27 @@ public sealed class HelloWorldFixture : IDisposable
 
     public TimeSpan TrainTime { get; }
 
-    public void Dispose() => Classifier?.Dispose();
+    /// <summary>
+    /// A classifier trained on <see cref="Train"/> as a user would, with the default views and settings: ResNet18 or
+    /// the four real backbones fused (<see cref="FusionFixture.FourBackbones"/>), in <paramref name="precision"/>.
+    /// Each is trained once per test run, by the first test that asks, and shared: fp32 ResNet18 is
+    /// <see cref="Classifier"/> itself, so tests that compare precisions never train the fp32 harness twice.
+    /// </summary>
+    public CatsDogsClassifier Model(bool fourFused, Precision precision = Precision.Fp32) =>
+        !fourFused && precision == Precision.Fp32
+            ? Classifier!
+            : _models.GetOrAdd((fourFused, precision), key => new Lazy<CatsDogsClassifier>(() => new CatsDogsTrainer(fourFused
+                ? new CatsDogsOptions { Backbones = BackboneCatalog.Default.Resolve(FusionFixture.FourBackbones), ModelsDirectory = TestEnvironment.SharedModelsDirectory, Precision = key.Precision }
+                : new CatsDogsOptions { Precision = key.Precision }).Train(Train!))).Value;
+
+    public void Dispose()
+    {
+        Classifier?.Dispose();
+        foreach (var model in _models.Values.Where(m => m.IsValueCreated))
+        {
+            model.Value.Dispose();
+        }
+    }
 }
 
 [CollectionDefinition("trained resnet18")]

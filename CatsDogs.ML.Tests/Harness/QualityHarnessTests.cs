@@ -1,5 +1,4 @@
 using System.Globalization;
-using CatsDogs.ML.Backbones;
 using CatsDogs.ML.Data;
 using CatsDogs.ML.Evaluation;
 using Xunit;
@@ -30,8 +29,7 @@ public class QualityHarnessTests(HelloWorldFixture trained, ITestOutputHelper ou
     [HarnessFact]
     public void FourFused_DefaultViews_OnTheDevSplitAndOtherPets_WithinItsBars_Calibrated()
     {
-        var options = new CatsDogsOptions { Backbones = BackboneCatalog.Default.Resolve(FusionFixture.FourBackbones), ModelsDirectory = TestEnvironment.SharedModelsDirectory };
-        using var fused = new CatsDogsTrainer(options).Train(trained.Train!);
+        var fused = trained.Model(fourFused: true);
         var dev = fused.Evaluate(trained.Test!);
         var other = Report(fused, "four fused", dev, devTarget: 0.034, otherTarget: 0.015);
         Assert.InRange(dev.LogLoss, 0, 0.045);
