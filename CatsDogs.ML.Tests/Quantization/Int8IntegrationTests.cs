@@ -55,7 +55,7 @@ public class Int8IntegrationTests(Int8Model model, ITestOutputHelper output)
     }
 
     [Fact]
-    public void Int8Bundle_WithoutItsCalibration_OrWithOneMadeOnAnotherFile_OrAnUnknownPrecision_IsRefusedByName()
+    public void Int8Bundle_WithoutItsCalibration_OrWithOneMadeOnAnotherFile_OrAnUnknownPrecision_OrNoFeatureMap_IsRefusedByName()
     {
         using var dir = TestEnvironment.NewTempDirectory();
         var cases = new (string Name, Action<System.Text.Json.Nodes.JsonNode> Edit, string Message)[]
@@ -65,6 +65,7 @@ public class Int8IntegrationTests(Int8Model model, ITestOutputHelper output)
                 "an int8 calibration was made on file " + new string('a', 64)),
             ("int4.zip", m => m["precision"] = "int4", "precision 'int4'"),
             ("fp32.zip", m => m["precision"] = "fp32", "it is fp32 but lists int8 calibrations"),
+            ("unmapped.zip", m => m["backbones"]![0]!["spec"]!.AsObject().Remove("featureMapName"), "it is int8 but backbone 'convnet' names no feature map"),
         };
         foreach (var (name, edit, message) in cases)
         {

@@ -258,6 +258,11 @@ internal static class ModelBundle
             throw Bad(path, precision == Features.Precision.Int8 ? "it is int8 but a backbone has no calibration" : "it is fp32 but lists int8 calibrations");
         }
 
+        if (precision == Features.Precision.Int8 && manifest.Specs.FirstOrDefault(s => s.FeatureMapName is null) is { } unmapped)
+        {
+            throw Bad(path, $"it is int8 but backbone '{unmapped.Name}' names no feature map (the last tensor quantized)");
+        }
+
         if (manifest.Calibrations?.Zip(manifest.Hashes).FirstOrDefault(c => !string.Equals(c.First.ModelSha256, c.Second, StringComparison.OrdinalIgnoreCase)) is { First: not null } stray)
         {
             throw Bad(path, $"an int8 calibration was made on file {stray.First.ModelSha256}, not on its backbone's file {stray.Second}");

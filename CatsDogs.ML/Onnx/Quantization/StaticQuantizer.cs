@@ -58,6 +58,12 @@ internal static class StaticQuantizer
                 throw new ArgumentException($"Calibration tensor of photo {sample.PhotoSha256} has {sample.Tensor.Length} values; input '{options.InputName}' [{string.Join(", ", shape)}] takes {length}.", nameof(samples));
             }
 
+            if (measured.Length == 0)
+            {
+                photos.Add(sample.PhotoSha256); // nothing to quantize (a graph whose only convolution is the first): the record holds no range
+                continue;
+            }
+
             using var value = OrtValue.CreateTensorValueFromMemory(sample.Tensor, shape);
             using var outputs = session.Run(runOptions, [options.InputName], [value], measured);
             for (var i = 0; i < measured.Length; i++)

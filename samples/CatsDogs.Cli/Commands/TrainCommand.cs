@@ -43,6 +43,11 @@ internal static class TrainCommand
                 cli.WithProgress(progress => BrokerTraining.FillFeatureCacheAsync(options, dataset, broker, parse.GetValue(inline), BrokerCliOptions.TimeoutOf(parse, timeout), cli.Error, progress, token).GetAwaiter().GetResult());
             }
 
+            if (options.Features.Precision == ML.Features.Precision.Int8 && !ML.Features.Precisions.CpuHasInt8DotProduct)
+            {
+                cli.Error.WriteLine("note: this CPU has no 8-bit dot-product instructions (AVX-VNNI, AVX-512 VNNI or Arm dot product): int8 backbones run on AVX2's saturating kernels here and may be no faster than fp32 (docs/quantization.md).");
+            }
+
             cli.Error.WriteLine($"Training on {dataset.Count} photos ({dataset.CountOf(PetLabel.Cat)} cats, {dataset.CountOf(PetLabel.Dog)} dogs) with {string.Join(" + ", options.Backbones.Select(b => b.Name))}, views {string.Join(", ", options.Views)}, precision {ML.Features.Precisions.Name(options.Features.Precision)}.");
             using var classifier = cli.WithProgress(progress => new CatsDogsTrainer(options).Train(dataset, progress, token));
             cli.ReportProviders(classifier);
