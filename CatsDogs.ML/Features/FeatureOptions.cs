@@ -16,7 +16,8 @@ public sealed record FeatureOptions
     /// <summary>
     /// The views each photo is shown in; every backbone's features are averaged over them, in order (test-time
     /// augmentation: each view costs one backbone run). Recorded in saved models. Default <see cref="ImageView.Defaults"/>
-    /// (four views: squashed and centre-cropped, each also mirrored), chosen by cross-validation (docs/results.md).
+    /// (the photo and its mirror image in each backbone's own framing), chosen by the unseen-photo log loss with cost on
+    /// the table (docs/results.md).
     /// </summary>
     public IReadOnlyList<ImageView> Views { get; init; } = ImageView.Defaults;
 

@@ -1,3 +1,6 @@
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+
 namespace CatsDogs.ML.Features;
 
 /// <summary>The arithmetic the backbones run in. Recorded in saved models; the head always runs in float32.</summary>
@@ -25,4 +28,22 @@ public static class Precisions
     /// <summary>The precision named <paramref name="name"/> (case-insensitive), or null.</summary>
     public static Precision? Parse(string? name) =>
         Enum.GetValues<Precision>().Cast<Precision?>().FirstOrDefault(p => string.Equals(Name(p!.Value), name, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// Whether this CPU has the 8-bit dot-product instructions ONNX Runtime's int8 kernels are built on: AVX-VNNI or
+    /// AVX-512 VNNI on x86-64, the dot-product extension on Arm64. Without them int8 convolutions run on AVX2's
+    /// saturating 8-bit multiply-add (ONNX Runtime's reason for <c>reduce_range</c>) and gain little or nothing.
+    /// </summary>
+    public static bool CpuHasInt8DotProduct { get; } = DetectInt8DotProduct();
+
+    private static bool DetectInt8DotProduct()
+    {
+        if (X86Base.IsSupported)
+        {
+            // CPUID leaf 7, sub-leaf 0: ECX bit 11 is AVX512_VNNI (usable only where the OS enabled AVX-512 state, which Avx512F reports).
+            return AvxVnni.IsSupported || (Avx512F.IsSupported && (X86Base.CpuId(7, 0).Ecx & (1 << 11)) != 0);
+        }
+
+        return Dp.IsSupported;
+    }
 }

@@ -44,6 +44,7 @@ public static class Program
         var graphProbe = new Option<bool>("--graph-probe") { Description = "Time and memory of reading ResNet18's graph and rewriting it to expose its feature map." };
         var quality = new Option<bool>("--quality") { Description = "Views × scales × heads on the dev split and other-pets (docs/results.md)." };
         var honest = new Option<bool>("--honest") { Description = "Candidate default views: old CV, nested CV, held-out and other-pets (issue 23 item 6, docs/results.md)." };
+        var int8Option = new Option<bool>("--int8") { Description = "With --honest: every candidate's backbones calibrated on the 80 % and run in int8." };
         var qualityOnly = new Option<string?>("--quality-only") { Description = "With --quality: only view lists containing this text." };
         var brokerOption = new Option<string?>("--broker") { Description = "The broker path's figures on this RabbitMQ broker (default $CATSDOGS_BROKER with --broker-bench)." };
         var brokerBench = new Option<bool>("--broker-bench") { Description = "Broker overhead with a no-op worker, then photos/s with 1, 2 and 3 worker processes (docs/broker.md)." };
@@ -55,7 +56,7 @@ public static class Program
         var exportBench = new Option<bool>("--export") { Description = "The exported ONNX model's throughput in ONNX Runtime (batch 1 and 8) next to the library's (docs/export.md)." };
         var precision = new Option<bool>("--precision") { Description = "int8 (QDQ) against float32 on the real backbones: feature cosine, fused operators, file sizes, raw throughput (docs/quantization.md)." };
         var otherPetsOption = new Option<string?>("--other-pets") { Description = "The other-pets photos (default $CATSDOGS_OTHER_PETS_DIR or ../shared/data/other-pets)." };
-        var root = new RootCommand("CatsDogs.ML benchmark") { photosOption, repeatOption, dataOption, modelsOption, deviceOption, rssProbe, profileDecode, batching, rssOnly, graphProbe, quality, honest, qualityOnly, otherPetsOption, brokerOption, brokerBench, messagesOption, webLoad, worstPhotos, requestsOption, exportBench, precision, liveBench };
+        var root = new RootCommand("CatsDogs.ML benchmark") { photosOption, repeatOption, dataOption, modelsOption, deviceOption, rssProbe, profileDecode, batching, rssOnly, graphProbe, quality, honest, int8Option, qualityOnly, otherPetsOption, brokerOption, brokerBench, messagesOption, webLoad, worstPhotos, requestsOption, exportBench, precision, liveBench };
         root.SetAction(parse =>
         {
             var data = parse.GetValue(dataOption) ?? Environment.GetEnvironmentVariable("CATSDOGS_DATA_DIR") ?? FindShared("data/dogs-vs-cats/train");
@@ -80,7 +81,7 @@ public static class Program
             if (parse.GetValue(honest))
             {
                 var otherPets = parse.GetValue(otherPetsOption) ?? Environment.GetEnvironmentVariable("CATSDOGS_OTHER_PETS_DIR") ?? FindShared("data/other-pets");
-                return QualityProbe.Honest(data, models, otherPets);
+                return QualityProbe.Honest(data, models, otherPets, parse.GetValue(int8Option));
             }
 
             if (parse.GetValue(quality))
