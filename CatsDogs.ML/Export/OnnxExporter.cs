@@ -42,7 +42,7 @@ public sealed record OnnxExportOptions
     /// that evenly cover the whole <c>image</c> input, as <see cref="Explain.Explainer"/> combines it: each view's map
     /// placed where that view lies in the image (mirrored maps flipped back), averaged at each cell over the views that
     /// showed it, 0 where none did. When every view shows the whole input (the pre-resized contract, or squashes only)
-    /// C is the backbones' feature grid and the map is exact; otherwise C is <see cref="OnnxExporter.PhotoCamCellsPerFeatureCell"/>
+    /// C is the backbones' feature grid and the map is exact; otherwise C is 8
     /// times the largest feature grid (56 for ResNet18), each view's map sampled bilinearly at the cells' centres.
     /// </summary>
     public bool WithCam { get; init; }
