@@ -6,6 +6,7 @@ using CatsDogs.ML.Onnx.Proto;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
+using SkiaSharp;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -16,6 +17,8 @@ namespace CatsDogs.ML.Tests.Export;
 [Trait("Category", Category.Unit)]
 public class OnnxExportTests(TinyModel tiny, ITestOutputHelper output)
 {
+    private static readonly IReadOnlyList<ImageView> SquashAndCrop = ImageView.ParseList("squash,squash+mirror,crop0.875,crop0.875+mirror");
+
     [Fact]
     public void Export_IsValidOnnx_WithItsContractInTheMetadata()
     {
@@ -136,6 +139,57 @@ public class OnnxExportTests(TinyModel tiny, ITestOutputHelper output)
     }
 
     [Fact]
+    public void WithCam_ViewsShowingDifferentParts_PlacesEachMapInThePhoto_AsExplainDoes()
+    {
+        // Squash and crop0.875 (+ mirrors: the defaults before 0.3) on a 96 × 32 photo: the squash shows it all, the crop the 28 × 28 centre
+        // from x = 34, y = 2. The cam's 32 × 32 cells are 3 × 1 pixels, so each cell centre is a pixel centre where the
+        // library's map (Explanation.Combined) has its value. A left-to-right gradient makes every view's map differ
+        // across the photo (a misplaced or unflipped map shows) while linear resampling renders it the same in the
+        // graph and in the library.
+        using var dir = TestEnvironment.NewTempDirectory();
+        using var classifier = new CatsDogsTrainer(tiny.Options with { Views = SquashAndCrop }).Train(ImageDataset.FromFolder(tiny.PhotosDirectory));
+        var path = classifier.ExportOnnx(dir.File("cam.onnx"), new OnnxExportOptions { WithCam = true }).Path;
+        var photo = dir.File("gradient.png");
+        File.WriteAllBytes(photo, TestImages.Encode(96, 32, (x, y) => new SKColor((byte)(255 - (x * 255 / 95)), (byte)(40 + (y * 4)), (byte)(x * 255 / 95))));
+
+        var (cam, side) = ExportedCam(path, photo, decodeSize: 37);
+        using var explainer = classifier.CreateExplainer();
+        var explained = explainer.Explain(photo);
+        Assert.Equal((96, 32, 32), (explained.Width, explained.Height, side));
+        var sign = explained.DogProbability >= 0.5f ? 1 : -1;
+        var library = new float[side * side];
+        for (var i = 0; i < side; i++)
+        {
+            for (var j = 0; j < side; j++)
+            {
+                library[(i * side) + j] = sign * explained.Combined[(i * 96) + (3 * j) + 1];
+            }
+        }
+
+        var scale = library.Max(Math.Abs);
+        var worst = cam.Zip(library, (a, e) => Math.Abs(a - e)).Max();
+        output.WriteLine($"squash and crop views, 96 x 32 gradient: cam vs Explain on the 32 x 32 grid, largest |Δ| {worst:E2} of max |map| {scale:E2}");
+        Assert.True(worst <= 0.01 * scale, $"largest |Δ| {worst}, max |map| {scale}");
+    }
+
+    [Fact]
+    public void WithCam_ViewsShowingDifferentParts_OnAnEvenPhoto_HasNoSeamWhereTheCropEnds()
+    {
+        // Every view of a one-colour photo has the same flat map; averaged over the views that show each cell, the
+        // photo's map is that flat value everywhere, with no step where the crop views end.
+        using var dir = TestEnvironment.NewTempDirectory();
+        using var classifier = new CatsDogsTrainer(tiny.Options with { Views = SquashAndCrop }).Train(ImageDataset.FromFolder(tiny.PhotosDirectory));
+        var path = classifier.ExportOnnx(dir.File("cam.onnx"), new OnnxExportOptions { WithCam = true }).Path;
+        var photo = dir.File("even.png");
+        File.WriteAllBytes(photo, TestImages.Encode(80, 48, (_, _) => new SKColor(200, 120, 40)));
+        var (cam, side) = ExportedCam(path, photo, decodeSize: 37);
+        Assert.Equal(32, side);
+        var mean = cam.Average();
+        Assert.True(Math.Abs(mean) > 1e-3, $"the map is flat at {mean}: too close to 0 to show a seam");
+        Assert.All(cam, v => Assert.Equal(mean, v, new Tolerance(0, 1e-4)));
+    }
+
+    [Fact]
     public void MlNetApplyOnnxModel_LoadsTheFile_AndScoresTheSame()
     {
         using var dir = TestEnvironment.NewTempDirectory();
@@ -213,6 +267,19 @@ public class OnnxExportTests(TinyModel tiny, ITestOutputHelper output)
         var rgba = new byte[views.Image.Width * views.Image.Height * 4];
         views.Image.RenderTo(rgba);
         return (RgbaPixels.ToRgb(rgba), views.Image.Width, views.Image.Height);
+    }
+
+    // The photo-contract export's cam for a photo as the library decodes it: the map and its grid side.
+    private static (float[] Cam, int Side) ExportedCam(string path, string photo, int decodeSize)
+    {
+        var (rgb, w, h) = DecodedRgb(photo, decodeSize);
+        using var session = new InferenceSession(path);
+        using var value = OrtValue.CreateTensorValueFromMemory(rgb, [1, h, w, 3]);
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, ["image"], [value], ["cam"]);
+        var shape = outputs[0].GetTensorTypeAndShape().Shape;
+        Assert.Equal(shape[1], shape[2]);
+        return (outputs[0].GetTensorDataAsSpan<float>().ToArray(), (int)shape[1]);
     }
 
     internal static (float[] P, long[] Label) Run(string path, byte[] pixels, long[] shape, GraphOptimizationLevel level)

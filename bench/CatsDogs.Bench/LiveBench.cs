@@ -10,7 +10,7 @@ namespace CatsDogs.Bench;
 
 /// <summary>
 /// The page's live mode (docs/web.md "Live camera"): the app as its own process on 127.0.0.1 serving a ResNet18 model
-/// (the rgb224 contract, fp32) on the native view, then on the view and its mirror; Debian's Chromium headless through
+/// (fp32, then int8) on the native view, then on the default views (ImageView.Defaults); Debian's Chromium headless through
 /// Playwright with a fake camera (Chromium's own test pattern). Prints the model's download size, the first scored
 /// frame after load with a cold cache and with the model cached, and the frames scored per second over 30 s.
 /// </summary>
@@ -28,7 +28,7 @@ internal static class LiveBench
         Console.WriteLine("| precision | views | model download | first scored frame, cold | first scored frame, model cached | frames scored per second | wasm threads |");
         Console.WriteLine("|---|---|---:|---:|---:|---:|---:|");
         foreach (var precision in new[] { Precision.Fp32, Precision.Int8 })
-        foreach (var (name, views) in new (string, IReadOnlyList<ImageView>)[] { ("native", [ImageView.Native]), ("native, native+mirror", ImageView.NativeAndMirror) })
+        foreach (var (name, views) in new (string, IReadOnlyList<ImageView>)[] { ("native", [ImageView.Native]), (string.Join(", ", ImageView.Defaults) + " (default)", ImageView.Defaults) })
         {
             using var work = new TempFolder();
             var model = Path.Combine(work.Path, "model.zip");

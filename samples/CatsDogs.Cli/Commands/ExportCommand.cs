@@ -17,7 +17,7 @@ internal static class ExportCommand
             Description = "The input contract: auto (default: the simplest that keeps the model's results), rgbS (photos already resized to S × S, uint8 RGB NHWC, e.g. rgb224) or photo (the decoded photo at its own size; the graph crops and resizes).",
             DefaultValueFactory = _ => "auto",
         };
-        var withCam = new Option<bool>("--with-cam") { Description = "Also output 'cam' [N,G,G]: the combined class activation map on the feature grid (positive = dog)." };
+        var withCam = new Option<bool>("--with-cam") { Description = "Also output 'cam' [N,C,C]: the combined class activation map on C x C cells over the whole image input (positive = dog; docs/export.md)." };
         var command = new Command("export", "Write the trained classifier as one ONNX model (for ONNX Runtime, ML.NET, a phone or a browser).");
         var model = new ModelOptions().AddTo(command, withCache: false);
         command.Add(outPath);
@@ -42,7 +42,7 @@ internal static class ExportCommand
 
             var result = classifier.ExportOnnx(file, new OnnxExportOptions { Input = contract.Item1, WithCam = parse.GetValue(withCam) });
             cli.Output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Wrote {result.Path} ({result.Bytes / 1048576.0:F1} MiB, ONNX opset {result.Opset}). {result.Contract} Outputs: dog_probability [N], label [N]{(parse.GetValue(withCam) ? ", cam [N,G,G]" : "")}."));
+                $"Wrote {result.Path} ({result.Bytes / 1048576.0:F1} MiB, ONNX opset {result.Opset}). {result.Contract} Outputs: dog_probability [N], label [N]{(parse.GetValue(withCam) ? ", cam [N,C,C]" : "")}."));
             return 0;
         });
         return command;

@@ -150,6 +150,7 @@ let scoredTimes = [];
 let lastFrame = null; // { canvas, p }: the last scored frame, exactly the pixels the model saw
 let liveStarted = 0;
 let session = 0; // one per start: a frame scored for an earlier start is ignored
+let lastGrabbed = -1; // the video time of the last frame sent to the worker
 
 function startWorker() {
   if (worker) {
@@ -217,6 +218,7 @@ function nextFrame() {
     return;
   }
   inFlight = true;
+  lastGrabbed = video.currentTime;
   const { canvas, rgb } = grabFrame();
   const id = ++frameId;
   pendingFrames.set(id, { canvas, session });
@@ -228,7 +230,7 @@ function scoredFrame(data) {
   const { canvas, session: frameSession } = pendingFrames.get(data.id);
   pendingFrames.delete(data.id);
   if (!stream || frameSession !== session) {
-    requestAnimationFrame(nextFrame);
+    scheduleNext();
     return;
   }
   const p = data.p;
@@ -263,7 +265,20 @@ function scoredFrame(data) {
     overlay.height = data.height;
     overlay.getContext("2d").putImageData(new ImageData(data.overlay, data.width, data.height), 0, 0);
   }
-  requestAnimationFrame(nextFrame);
+  scheduleNext();
+}
+
+// The next frame as soon as the camera has one the worker has not seen: at once when the video moved on while this
+// one was scored (the usual case: scoring takes longer than a camera frame), else at the camera's next frame,
+// rather than at the next animation frame (up to 16 ms idle a frame).
+function scheduleNext() {
+  if (video.currentTime !== lastGrabbed) {
+    nextFrame();
+  } else if (video.requestVideoFrameCallback) {
+    video.requestVideoFrameCallback(() => nextFrame());
+  } else {
+    requestAnimationFrame(nextFrame);
+  }
 }
 
 document.getElementById("camera-start").addEventListener("click", async () => {
