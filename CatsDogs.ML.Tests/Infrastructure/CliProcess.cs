@@ -28,7 +28,16 @@ internal static class CliProcess
     // The CLI with these arguments, its output redirected, without colours or telemetry.
     private static ProcessStartInfo StartInfo(string[] args)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // A test run started in the background (`bash .ci/run &`, nohup) inherits SIGINT ignored, as POSIX shells set
+        // for background jobs, and the CLI rightly keeps an inherited SIG_IGN: its Ctrl+C handling would never run.
+        // env resets SIGINT to the default, as a terminal has it, then execs dotnet (same pid, so signals reach it).
+        var start = new ProcessStartInfo(OperatingSystem.IsLinux() ? "env" : "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (OperatingSystem.IsLinux())
+        {
+            start.ArgumentList.Add("--default-signal=INT");
+            start.ArgumentList.Add("dotnet");
+        }
+
         start.ArgumentList.Add(Dll);
         foreach (var a in args)
         {
