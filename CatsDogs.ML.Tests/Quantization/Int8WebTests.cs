@@ -2,7 +2,6 @@ using System.Net;
 using System.Text.Json;
 using CatsDogs.ML.Onnx.Proto;
 using CatsDogs.ML.Tests.Web;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.ML.OnnxRuntime;
 using Xunit;
@@ -14,11 +13,7 @@ namespace CatsDogs.ML.Tests.Quantization;
 [Trait("Category", Category.Unit)]
 public sealed class Int8WebTests(Int8Model model) : IDisposable
 {
-    private readonly WebApplicationFactory<Program> _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
-    {
-        builder.UseSetting("model", model.Int8Path);
-        builder.UseSetting("models-dir", model.ModelsDirectory);
-    });
+    private readonly WebApplicationFactory<Program> _factory = TestWebApp.Serving(model.Int8Path, model.ModelsDirectory);
 
     [Fact]
     public async Task Int8Model_ServesAQdqModelOnnx_WhoseCamAndPDogAgreeWithTheServersPredict()

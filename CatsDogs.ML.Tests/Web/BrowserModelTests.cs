@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.ML.OnnxRuntime;
 using Xunit;
@@ -13,11 +12,7 @@ namespace CatsDogs.ML.Tests.Web;
 [Trait("Category", Category.Unit)]
 public sealed class BrowserModelTests(TinyModel tiny) : IDisposable
 {
-    private readonly WebApplicationFactory<Program> _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
-    {
-        builder.UseSetting("model", tiny.ModelPath);
-        builder.UseSetting("models-dir", tiny.ModelsDirectory);
-    });
+    private readonly WebApplicationFactory<Program> _factory = TestWebApp.Serving(tiny.ModelPath, tiny.ModelsDirectory);
 
     [Fact]
     public async Task ModelOnnx_IsTheServedModelWithCam_UnderAContentHashETag_Immutable_And304WhenTheClientHasIt()

@@ -3,7 +3,6 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using CatsDogs.ML.Data;
 using CatsDogs.ML.Training;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using SkiaSharp;
@@ -281,15 +280,7 @@ public sealed class WebApiTests(TinyModel tiny) : IDisposable
 
     private WebApplicationFactory<Program> Factory(params (string Key, string Value)[] settings)
     {
-        var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
-        {
-            builder.UseSetting("model", tiny.ModelPath);
-            builder.UseSetting("models-dir", tiny.ModelsDirectory);
-            foreach (var (key, value) in settings)
-            {
-                builder.UseSetting(key, value);
-            }
-        });
+        var factory = TestWebApp.Serving(tiny.ModelPath, tiny.ModelsDirectory, settings);
         _factories.Add(factory);
         return factory;
     }

@@ -63,6 +63,9 @@ public sealed record BackboneSpec
     /// <summary>Width of <see cref="FeatureMapName"/>'s grid, if known.</summary>
     public int? FeatureMapWidth { get; init; }
 
+    /// <summary>Whether the backbone can run in int8: the quantizer quantizes up to <see cref="FeatureMapName"/>, so the spec must name it.</summary>
+    internal bool CanRunInt8 => FeatureMapName is not null;
+
     /// <summary>
     /// An ImageNet classifier output of the same network (e.g. MobileNetV2's <c>probabilities</c>), used by the
     /// outlier audit; <c>null</c> when the export has none.

@@ -120,7 +120,7 @@ public sealed record FeatureOptions
             throw new ArgumentException($"CalibrationPhotos {CalibrationPhotos} is outside 2…100000.");
         }
 
-        if (Precision == Precision.Int8 && Backbones.FirstOrDefault(s => s.FeatureMapName is null) is { } unmapped)
+        if (Precision == Precision.Int8 && Backbones.FirstOrDefault(s => !s.CanRunInt8) is { } unmapped)
         {
             throw new ArgumentException($"Backbone '{unmapped.Name}' cannot run in int8: its spec names no FeatureMapName (the last tensor quantized).");
         }

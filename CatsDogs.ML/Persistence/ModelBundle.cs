@@ -258,7 +258,7 @@ internal static class ModelBundle
             throw Bad(path, precision == Features.Precision.Int8 ? "it is int8 but a backbone has no calibration" : "it is fp32 but lists int8 calibrations");
         }
 
-        if (precision == Features.Precision.Int8 && manifest.Specs.FirstOrDefault(s => s.FeatureMapName is null) is { } unmapped)
+        if (precision == Features.Precision.Int8 && manifest.Specs.FirstOrDefault(s => !s.CanRunInt8) is { } unmapped)
         {
             throw Bad(path, $"it is int8 but backbone '{unmapped.Name}' names no feature map (the last tensor quantized)");
         }

@@ -140,12 +140,13 @@ internal static class QualityProbe
                 var (nested, nestedOof) = Nested(trainX, trainY, blocks, new HeadOptions());
                 var heldOut = Probabilities(head.Predict(testX));
                 var others = Probabilities(head.Predict(otherX));
-                var kaggle = PhotoLosses(trainY, nestedOof).Concat(PhotoLosses(testY, heldOut)).ToArray();
+                var heldOutLosses = PhotoLosses(testY, heldOut);
+                var kaggle = PhotoLosses(trainY, nestedOof).Concat(heldOutLosses).ToArray();
                 var elsewhere = PhotoLosses(otherY, others);
                 unseen[(backbones, name)] = (kaggle.Select(l => l / (2.0 * kaggle.Length)).ToArray(), elsewhere.Select(l => l / (2.0 * elsewhere.Length)).ToArray());
                 var label = views.SequenceEqual(ImageView.Defaults) ? name + " (default)" : name;
                 Console.WriteLine(string.Create(Invariant,
-                    $"| {backbones.Replace(",", " + ", StringComparison.Ordinal)} | {label} | {search.Best.ValidationLogLoss:F4} | {nested:F4} | {Metrics.LogLoss(testY.Select(l => l == PetLabel.Dog).ToArray(), heldOut):F4} | {Metrics.LogLoss(otherY.Select(l => l == PetLabel.Dog).ToArray(), others):F4} | {(kaggle.Average() + elsewhere.Average()) / 2:F4} | {runs} |"));
+                    $"| {backbones.Replace(",", " + ", StringComparison.Ordinal)} | {label} | {search.Best.ValidationLogLoss:F4} | {nested:F4} | {heldOutLosses.Average():F4} | {elsewhere.Average():F4} | {(kaggle.Average() + elsewhere.Average()) / 2:F4} | {runs} |"));
                 Console.Error.WriteLine(string.Create(Invariant, $"  row done in {clock.Elapsed.TotalSeconds:F0} s"));
                 if (!int8 && causesDone.Add(backbones))
                 {
@@ -215,8 +216,6 @@ internal static class QualityProbe
     private static double Loss(PetLabel[] y, float[] p) => Metrics.LogLoss(y.Select(l => l == PetLabel.Dog).ToArray(), Probabilities(p));
 
     // Outer folds score heads trained by the library (inner CV for L2, cleaning) on the other outer folds only.
-    private static double NestedCv(float[][] x, PetLabel[] y, int[] blocks, HeadOptions options, int outer = 5) => Nested(x, y, blocks, options, outer).LogLoss;
-
     private static (double LogLoss, double[] OutOfFold) Nested(float[][] x, PetLabel[] y, int[] blocks, HeadOptions options, int outer = 5)
     {
         var fold = DataSplit.StratifiedFolds(y, outer, 7);

@@ -49,7 +49,8 @@ internal static class StaticQuantizer
 
         // One thread: the same inputs give the same float results, hence the same record.
         using var sessionOptions = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        using var session = new InferenceSession(model.ToByteArray(), sessionOptions);
+        // Nothing to measure (a graph whose only convolution is the first): no session, the record holds no range.
+        using var session = measured.Length == 0 ? null : new InferenceSession(model.ToByteArray(), sessionOptions);
         using var runOptions = new RunOptions();
         foreach (var sample in samples)
         {
@@ -58,9 +59,9 @@ internal static class StaticQuantizer
                 throw new ArgumentException($"Calibration tensor of photo {sample.PhotoSha256} has {sample.Tensor.Length} values; input '{options.InputName}' [{string.Join(", ", shape)}] takes {length}.", nameof(samples));
             }
 
-            if (measured.Length == 0)
+            if (session is null)
             {
-                photos.Add(sample.PhotoSha256); // nothing to quantize (a graph whose only convolution is the first): the record holds no range
+                photos.Add(sample.PhotoSha256);
                 continue;
             }
 
