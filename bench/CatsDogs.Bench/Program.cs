@@ -341,8 +341,11 @@ public static class Program
     }
 
     /// <summary>This process's peak resident memory (VmHWM) in MiB.</summary>
-    internal static long PeakMiB() =>
-        long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], Invariant) / 1024;
+    internal static long PeakMiB() => StatusMiB(Environment.ProcessId, "VmHWM");
+
+    /// <summary>A memory field of a process's <c>/proc/PID/status</c> (VmHWM, VmRSS), in MiB.</summary>
+    internal static long StatusMiB(int pid, string field) =>
+        long.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith(field + ":", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], Invariant) / 1024;
 
     // Child mode: score `count` photos with no cache, print the peak RSS in MiB.
     private static int RssProbe(string data, int count)
@@ -361,7 +364,7 @@ public static class Program
     {
         var path = BackboneCatalog.LocateFile(KnownBackbones.ResNet18);
         var bytes = File.ReadAllBytes(path);
-        static long Rss() => long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], Invariant) / 1024;
+        static long Rss() => StatusMiB(Environment.ProcessId, "VmRSS");
         GC.Collect();
         var before = Rss();
         var clock = Stopwatch.StartNew();

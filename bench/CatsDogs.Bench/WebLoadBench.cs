@@ -133,9 +133,7 @@ internal static class WebLoadBench
         return data.ToArray();
     }
 
-    private static long PeakMegabytes(int pid, string field = "VmHWM") =>
-        File.ReadLines($"/proc/{pid}/status").Where(l => l.StartsWith(field + ":", StringComparison.Ordinal))
-            .Select(l => long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024).Single();
+    private static long PeakMegabytes(int pid, string field = "VmHWM") => Program.StatusMiB(pid, field);
 
     // `clients` concurrent clients post `requests` photos in all, one a request, to /api/predict; latencies in seconds.
     internal static (double Rate, double P50, double P95, Dictionary<HttpStatusCode, int> Statuses) Load(HttpClient client, byte[][] photos, int clients, int requests)
