@@ -37,16 +37,8 @@ internal static class LiveBench
                 classifier.Save(model);
             }
 
-            var port = WebLoadBench.FreePort();
-            using var app = WebLoadBench.StartApp(model, port);
-            using var stopApp = new WebLoadBench.Stopper(app);
-            var address = $"http://127.0.0.1:{port}/";
-            using (var client = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromMinutes(2) })
-            {
-                WebLoadBench.WaitReady(client, app);
-            }
-
-            var (bytes, cold, cached, rate, threads) = RunAsync(address, Path.Combine(work.Path, "profile")).GetAwaiter().GetResult();
+            using var app = WebLoadBench.RunningApp.Start(model, TimeSpan.FromMinutes(2));
+            var (bytes, cold, cached, rate, threads) = RunAsync(app.Address, Path.Combine(work.Path, "profile")).GetAwaiter().GetResult();
             Console.WriteLine($"| {Precisions.Name(precision)} | {name} | {bytes / 1048576.0:F1} MiB | {cold / 1000:F1} s | {cached / 1000:F1} s | {rate.ToString("F1", CultureInfo.InvariantCulture)} | {threads} |");
         }
 

@@ -248,11 +248,8 @@ internal static class PrecisionBench
         Console.WriteLine();
         foreach (var (precision, model) in trained)
         {
-            var port = WebLoadBench.FreePort();
-            using var app = WebLoadBench.StartApp(model, port);
-            using var stopApp = new WebLoadBench.Stopper(app);
-            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromMinutes(2) };
-            WebLoadBench.WaitReady(client, app);
+            using var app = WebLoadBench.RunningApp.Start(model, TimeSpan.FromMinutes(2));
+            var client = app.Client;
             WebLoadBench.Load(client, photos, 1, 8);
             var (rate, p50, p95, statuses) = WebLoadBench.Load(client, photos, 1, photos.Length);
             latencies[precision] = (p50, p95);

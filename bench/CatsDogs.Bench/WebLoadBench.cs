@@ -22,11 +22,8 @@ internal static class WebLoadBench
         using var work = new TempFolder();
         var model = TrainModel(all, work.Path);
         var photos = all.Skip(200).Take(64).Select(p => File.ReadAllBytes(p.Path)).ToArray();
-        var port = FreePort();
-        using var app = StartApp(model, port);
-        using var stopApp = new Stopper(app);
-        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromMinutes(2) };
-        WaitReady(client, app);
+        using var app = RunningApp.Start(model, TimeSpan.FromMinutes(2));
+        var client = app.Client;
         Console.WriteLine($"Web app under load — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores; ResNet18 with the default views; POST /api/predict, one photo a request; the app's limit is {Environment.ProcessorCount} concurrent requests.");
         Console.WriteLine();
         Console.WriteLine("| concurrent clients | requests | requests/s | p50 | p95 | answers |");
@@ -54,16 +51,13 @@ internal static class WebLoadBench
         var model = TrainModel(all, work.Path);
         var huge = FlatPng(8000, 8000);
         var large = FlatPng(2048, 2048);
-        var port = FreePort();
-        using var app = StartApp(model, port);
-        using var stopApp = new Stopper(app);
-        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromMinutes(5) };
-        WaitReady(client, app);
+        using var app = RunningApp.Start(model, TimeSpan.FromMinutes(5));
+        var client = app.Client;
         Console.WriteLine($"Web app, worst photos — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores; ResNet18 with the default views; POST /api/explain; the app's limit is {Environment.ProcessorCount} concurrent requests.");
         Console.WriteLine();
         var ordinary = File.ReadAllBytes(all[^1].Path);
         Explain(client, [ordinary], Environment.ProcessorCount, 4 * Environment.ProcessorCount); // warm-up, as many at once as the app scores
-        Console.WriteLine($"After loading the model and explaining ordinary photos, {Environment.ProcessorCount} at once: resident memory {PeakMegabytes(app.Id, "VmRSS")} MB (peak {PeakMegabytes(app.Id)} MB).");
+        Console.WriteLine($"After loading the model and explaining ordinary photos, {Environment.ProcessorCount} at once: resident memory {PeakMegabytes(app.Process.Id, "VmRSS")} MB (peak {PeakMegabytes(app.Process.Id)} MB).");
         Console.WriteLine();
         Console.WriteLine("| request | clients | answers | latency (median / max) |");
         Console.WriteLine("|---|---:|---|---:|");
@@ -83,7 +77,7 @@ internal static class WebLoadBench
         }
 
         Console.WriteLine();
-        Console.WriteLine($"The app's peak resident memory (VmHWM): {PeakMegabytes(app.Id)} MB; now (VmRSS): {PeakMegabytes(app.Id, "VmRSS")} MB.");
+        Console.WriteLine($"The app's peak resident memory (VmHWM): {PeakMegabytes(app.Process.Id)} MB; now (VmRSS): {PeakMegabytes(app.Process.Id, "VmRSS")} MB.");
         return 0;
     }
 
@@ -166,60 +160,85 @@ internal static class WebLoadBench
         return (requests / seconds, latencies[latencies.Count / 2], latencies[(int)(latencies.Count * 0.95)], statuses);
     }
 
-    internal static Process StartApp(string model, int port)
+    /// <summary>
+    /// The web app as its own process on 127.0.0.1 serving a model, ready (<c>/health/ready</c> answered within 120 s),
+    /// with a client on it; disposing kills it with its children, however the bench ends.
+    /// </summary>
+    internal sealed class RunningApp : IDisposable
     {
-        var dll = BuiltProgram.Find(Path.Combine("samples", "CatsDogs.Web"), "CatsDogs.Web.dll");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(dll)! };
-        foreach (var a in new[] { dll, "--model", model, "--urls", $"http://127.0.0.1:{port}" })
-        {
-            start.ArgumentList.Add(a);
-        }
+        private RunningApp(Process process, HttpClient client) => (Process, Client) = (process, client);
 
-        var process = Process.Start(start)!;
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
+        public Process Process { get; }
 
-    // Disposing a Process leaves it running: the app is killed (with its children) when the bench ends, however it ends.
-    internal sealed class Stopper(Process app) : IDisposable
-    {
-        public void Dispose()
+        public HttpClient Client { get; }
+
+        /// <summary>The app's base address, <c>http://127.0.0.1:PORT/</c>.</summary>
+        public string Address => Client.BaseAddress!.ToString();
+
+        public static RunningApp Start(string model, TimeSpan requestTimeout)
         {
-            if (!app.HasExited)
+            int port;
+            using (var listener = new TcpListener(IPAddress.Loopback, 0))
             {
-                app.Kill(entireProcessTree: true);
-                app.WaitForExit(10_000);
+                listener.Start();
+                port = ((IPEndPoint)listener.LocalEndpoint).Port;
             }
-        }
-    }
 
-    internal static void WaitReady(HttpClient client, Process app)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromSeconds(120) && !app.HasExited)
-        {
+            var dll = BuiltProgram.Find(Path.Combine("samples", "CatsDogs.Web"), "CatsDogs.Web.dll");
+            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(dll)! };
+            foreach (var a in new[] { dll, "--model", model, "--urls", $"http://127.0.0.1:{port}" })
+            {
+                start.ArgumentList.Add(a);
+            }
+
+            var process = Process.Start(start)!;
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            var app = new RunningApp(process, new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = requestTimeout });
             try
             {
-                if (client.GetAsync("health/ready").GetAwaiter().GetResult().IsSuccessStatusCode)
-                {
-                    return;
-                }
+                app.WaitReady();
+                return app;
             }
-            catch (HttpRequestException)
+            catch
             {
+                app.Dispose();
+                throw;
             }
-
-            Thread.Sleep(200);
         }
 
-        throw new InvalidOperationException("The web app did not become ready within 120 s.");
-    }
+        public void Dispose()
+        {
+            Client.Dispose();
+            if (!Process.HasExited)
+            {
+                Process.Kill(entireProcessTree: true);
+                Process.WaitForExit(10_000);
+            }
 
-    internal static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+            Process.Dispose();
+        }
+
+        private void WaitReady()
+        {
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed < TimeSpan.FromSeconds(120) && !Process.HasExited)
+            {
+                try
+                {
+                    if (Client.GetAsync("health/ready").GetAwaiter().GetResult().IsSuccessStatusCode)
+                    {
+                        return;
+                    }
+                }
+                catch (HttpRequestException)
+                {
+                }
+
+                Thread.Sleep(200);
+            }
+
+            throw new InvalidOperationException("The web app did not become ready within 120 s.");
+        }
     }
 }
