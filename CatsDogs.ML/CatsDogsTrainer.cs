@@ -56,10 +56,7 @@ public sealed class CatsDogsTrainer
         if (features.Precision == Precision.Int8 && features.Calibrations is null)
         {
             progress?.Report(new CatsDogsProgress("calibrating int8", 0, 1));
-            using (var fp32 = (features with { Precision = Precision.Fp32 }).OpenBackbones())
-            {
-                features = features with { Calibrations = BackboneCalibration.Calibrate(fp32, features, data, Options.Seed, cancellationToken) };
-            }
+            features = features with { Calibrations = BackboneCalibration.Calibrate(features, data, Options.Seed, cancellationToken) };
 
             progress?.Report(new CatsDogsProgress("calibrating int8", 1, 1));
         }

@@ -99,18 +99,7 @@ internal sealed class Backbone : IDisposable
         }
 
         var cudaDevice = ExecutionDevice.Parse(device);
-        var path = ModelFiles.Locate(spec, spec.FileName, modelsDirectory);
-        var model = ModelFiles.Read(path, spec);
-        var sha = ModelFiles.Sha256(path, model);
-        foreach (var (expected, why) in new[] { (spec.Sha256, "the catalogue expects"), (expectedSha256, "the saved model was trained with") })
-        {
-            if (expected is not null && !string.Equals(expected, sha, StringComparison.OrdinalIgnoreCase))
-            {
-                throw new BackboneMismatchException(path, $"'{path}' for backbone '{spec.Name}' has SHA-256 {sha}, but {why} {expected}. "
-                    + $"Use the original file. {spec.HowToObtain}");
-            }
-        }
-
+        var (path, model, sha) = ReadFile(spec, modelsDirectory, expectedSha256);
         var graph = ReadGraph(model, path, spec);
         if (!graph.Inputs.Any(i => i.Name == spec.InputName))
         {
@@ -130,22 +119,20 @@ internal sealed class Backbone : IDisposable
         var edited = exposeMap || resize
             ? graph.Edit(exposeMap ? [spec.FeatureMapName!] : [], resize ? (spec.InputName, spec.Preprocessing.Layout == TensorLayout.Nhwc, spec.Preprocessing.Width) : null)
             : model;
+        if (calibration is not null)
+        {
+            // The float32 file and graph the int8 one was built from (ResNet18: about 140 MB) go back before the
+            // session is made: without this, loading an int8 model peaked higher than loading the float32 one.
+            ProcessMemory.Release();
+        }
+
         var (session, provider, notice) = ExecutionDevice.OpenSession(edited, path, spec, cudaDevice);
         try
         {
             // The network file is checked first: a spec that disagrees with it is the likelier mistake.
             var pooledShape = Validate(session, path, spec);
-            float[]? meanImage = null;
-            string? meanSha = null;
-            if (spec.Preprocessing.Normalization.Kind == NormalizationKind.CaffeMeanImage)
-            {
-                var meanPath = ModelFiles.Locate(spec, spec.Preprocessing.Normalization.MeanImageFile!, modelsDirectory);
-                var meanGraph = ModelFiles.Read(meanPath, spec);
-                meanSha = ModelFiles.Sha256(meanPath, meanGraph);
-                meanImage = MeanImage.Load(meanGraph, meanPath, spec);
-            }
-
-            return new Backbone(spec, path, sha, meanSha, session, new TensorWriter(spec.Preprocessing, meanImage), pooledShape)
+            var (writer, meanSha) = WriterFor(spec, modelsDirectory);
+            return new Backbone(spec, path, sha, meanSha, session, writer, pooledShape)
             {
                 Calibration = calibration,
                 HasFeatureMap = exposeMap,
@@ -158,6 +145,41 @@ internal sealed class Backbone : IDisposable
             session.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Locates and reads the backbone's ONNX file, checking its hash against the catalogue's and <paramref name="expectedSha256"/>.</summary>
+    /// <exception cref="BackboneFileNotFoundException">The file is missing.</exception>
+    /// <exception cref="BackboneMismatchException">Its hash differs.</exception>
+    internal static (string Path, byte[] Bytes, string Sha256) ReadFile(BackboneSpec spec, string? modelsDirectory, string? expectedSha256 = null)
+    {
+        var path = ModelFiles.Locate(spec, spec.FileName, modelsDirectory);
+        var model = ModelFiles.Read(path, spec);
+        var sha = ModelFiles.Sha256(path, model);
+        foreach (var (expected, why) in new[] { (spec.Sha256, "the catalogue expects"), (expectedSha256, "the saved model was trained with") })
+        {
+            if (expected is not null && !string.Equals(expected, sha, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new BackboneMismatchException(path, $"'{path}' for backbone '{spec.Name}' has SHA-256 {sha}, but {why} {expected}. "
+                    + $"Use the original file. {spec.HowToObtain}");
+            }
+        }
+
+        return (path, model, sha);
+    }
+
+    /// <summary>The tensor writer of the spec's input (with its mean image, for mean-image normalisation, and that file's hash).</summary>
+    /// <exception cref="BackboneFileNotFoundException">The mean-image file is missing.</exception>
+    /// <exception cref="BackboneMismatchException">The mean-image file is not what the spec says.</exception>
+    internal static (TensorWriter Writer, string? MeanImageSha256) WriterFor(BackboneSpec spec, string? modelsDirectory)
+    {
+        if (spec.Preprocessing.Normalization.Kind != NormalizationKind.CaffeMeanImage)
+        {
+            return (new TensorWriter(spec.Preprocessing, null), null);
+        }
+
+        var meanPath = ModelFiles.Locate(spec, spec.Preprocessing.Normalization.MeanImageFile!, modelsDirectory);
+        var meanGraph = ModelFiles.Read(meanPath, spec);
+        return (new TensorWriter(spec.Preprocessing, MeanImage.Load(meanGraph, meanPath, spec)), ModelFiles.Sha256(meanPath, meanGraph));
     }
 
     /// <summary>The int8 calibration its session was quantized with; null for float32.</summary>

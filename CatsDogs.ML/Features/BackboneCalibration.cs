@@ -1,6 +1,7 @@
 using CatsDogs.ML.Backbones;
 using CatsDogs.ML.Data;
 using CatsDogs.ML.Imaging;
+using CatsDogs.ML.Onnx;
 using CatsDogs.ML.Onnx.Quantization;
 
 namespace CatsDogs.ML.Features;
@@ -8,36 +9,37 @@ namespace CatsDogs.ML.Features;
 /// <summary>
 /// Calibrates int8 backbones for training: <see cref="FeatureOptions.CalibrationPhotos"/> training photos drawn
 /// stratified by label with the seed, decoded, rendered and written as tensors by the very <see cref="PhotoSource"/>
-/// size, <see cref="ViewRenderer"/> and <see cref="TensorWriter"/> the features use, one tensor per view that runs at
-/// the backbone's own input size; then <see cref="StaticQuantizer.Calibrate"/> on the float32 file.
+/// size, <see cref="PhotoViews"/> rendering and <see cref="TensorWriter"/> the features use, one tensor per view that
+/// runs at the backbone's own input size; then <see cref="StaticQuantizer.Calibrate"/> on the float32 file.
 /// </summary>
 internal static class BackboneCalibration
 {
-    /// <summary>One calibration per backbone of <paramref name="fp32"/> (opened in float32, with every view's size).</summary>
+    /// <summary>
+    /// One calibration per backbone of <paramref name="options"/>, read from its float32 file. No float32 session is
+    /// opened besides the calibration graph's own, one backbone at a time: training ResNet18 in int8 peaked at twice
+    /// the float32 memory when the float32 backbones stayed open beside it.
+    /// </summary>
     /// <exception cref="ArgumentException">No photo of the draw could be decoded.</exception>
-    /// <exception cref="BackboneMismatchException">A backbone file changed since it was opened.</exception>
-    public static IReadOnlyList<QuantizationCalibration> Calibrate(BackboneSet fp32, FeatureOptions options, IReadOnlyList<ImageEntry> photos, int seed, CancellationToken cancellationToken)
+    /// <exception cref="BackboneFileNotFoundException">A backbone file is missing.</exception>
+    /// <exception cref="BackboneMismatchException">A backbone file is not the one the catalogue names.</exception>
+    public static IReadOnlyList<QuantizationCalibration> Calibrate(FeatureOptions options, IReadOnlyList<ImageEntry> photos, int seed, CancellationToken cancellationToken)
     {
-        var decodeSize = PhotoViews.MinDecodeSize(fp32.Select(b => b.Spec.Preprocessing), options.Views);
+        var decodeSize = PhotoViews.MinDecodeSize(options.Backbones.Select(s => s.Preprocessing), options.Views);
         var drawn = Draw(photos, options.CalibrationPhotos, seed, decodeSize, options.MaxPhotoBytes, cancellationToken);
-        var renderer = new ViewRenderer(fp32, options.Views);
         var calibrations = new List<QuantizationCalibration>();
-        for (var b = 0; b < fp32.Count; b++)
+        foreach (var spec in options.Backbones)
         {
-            var backbone = fp32[b];
-            var spec = backbone.Spec;
-            var file = ModelFiles.Read(backbone.ModelPath, spec);
-            if (ModelFiles.Sha256(backbone.ModelPath, file) != backbone.ModelSha256)
-            {
-                throw new BackboneMismatchException(backbone.ModelPath, $"'{backbone.ModelPath}' for backbone '{spec.Name}' changed during training; put the original file back. {spec.HowToObtain}");
-            }
+            var (writer, _) = Backbone.WriterFor(spec, options.ModelsDirectory);
 
             // The calibration graph runs at the file's own input size: views asking for another size share its scales.
-            var slots = Enumerable.Range(0, options.Views.Count).Where(v => options.Views[v].InputFor(spec.Preprocessing) == spec.Preprocessing).Select(v => new ViewSlot(b, v)).ToArray();
+            var views = options.Views.Where(v => v.InputFor(spec.Preprocessing) == spec.Preprocessing).ToArray();
             var record = StaticQuantizer.Calibrate(
-                file,
+                Backbone.ReadFile(spec, options.ModelsDirectory).Bytes,
                 new QuantizationOptions { InputName = spec.InputName, FeatureMap = spec.FeatureMapName! },
-                Samples(drawn, slots, renderer, decodeSize, options.MaxPhotoBytes, cancellationToken));
+                Samples(drawn, spec, views, writer, decodeSize, options.MaxPhotoBytes, cancellationToken));
+
+            // The calibration session is gone; its memory goes back before the next backbone's, or the int8 sessions.
+            ProcessMemory.Release();
             calibrations.Add(record with { PhotoSha256 = record.PhotoSha256.Distinct(StringComparer.Ordinal).ToArray() });
         }
 
@@ -86,24 +88,24 @@ internal static class BackboneCalibration
         return drawn.Count > 0 ? drawn : throw new ArgumentException("Int8 calibration found no decodable labelled photo among the training photos.");
     }
 
-    private static IEnumerable<CalibrationSample> Samples(IReadOnlyList<(string Path, string Sha256)> drawn, ViewSlot[] slots, ViewRenderer renderer, int decodeSize, long maxBytes, CancellationToken cancellationToken)
+    // Each drawn photo decoded, rendered and written as the features are (PhotoSource size, PhotoViews, TensorWriter).
+    private static IEnumerable<CalibrationSample> Samples(IReadOnlyList<(string Path, string Sha256)> drawn, BackboneSpec spec, ImageView[] views, TensorWriter writer, int decodeSize, long maxBytes, CancellationToken cancellationToken)
     {
         var source = new PhotoSource(decodeSize, maxBytes);
         var scratch = new RenderScratch();
         var buffer = Array.Empty<byte>();
-        var tensors = new float[slots.Length][];
+
+        // One tensor, rewritten for each sample: the quantizer reads each before it asks for the next.
+        var tensor = new float[writer.Length];
         foreach (var (path, sha) in drawn)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var bytes = source.Read(path, ref buffer);
             using var photo = source.Decode(bytes.Span, path, scratch);
-            var pixels = renderer.Render(photo, slots);
-            for (var k = 0; k < slots.Length; k++)
+            foreach (var view in views)
             {
-                // One tensor, rewritten for each sample: the quantizer reads each before it asks for the next.
-                tensors[k] ??= new float[renderer.TensorLength(slots[k])];
-                renderer.WriteTensor(slots[k], pixels[k], tensors[k]!);
-                yield return new CalibrationSample(sha, tensors[k]!);
+                writer.Write(photo.Render(spec.Preprocessing, view), tensor);
+                yield return new CalibrationSample(sha, tensor);
             }
         }
     }

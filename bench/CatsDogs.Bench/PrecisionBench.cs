@@ -167,11 +167,7 @@ internal static class PrecisionBench
         // The int8 graph, and so its speed, is the same whatever the scales: the measured photos bound the calibration's cost.
         var options = new FeatureOptions { Backbones = Specs, ModelsDirectory = models, UseCache = false, CalibrationPhotos = Math.Min(FeatureOptions.DefaultCalibrationPhotos, Math.Max(2, measured.Count)) };
         var clock = Stopwatch.StartNew();
-        IReadOnlyList<QuantizationCalibration> calibrations;
-        using (var fp32 = options.OpenBackbones())
-        {
-            calibrations = BackboneCalibration.Calibrate(fp32, options, training, new CatsDogsOptions().Seed, default);
-        }
+        var calibrations = BackboneCalibration.Calibrate(options, training, new CatsDogsOptions().Seed, default);
 
         var views = ImageView.Defaults;
         Console.WriteLine(string.Create(Invariant, $"int8 calibration of the four backbones (BackboneCalibration, {options.CalibrationPhotos} of the training photos × the views at each backbone's size; training calibrates on {FeatureOptions.DefaultCalibrationPhotos}): {clock.Elapsed.TotalSeconds:F1} s."));

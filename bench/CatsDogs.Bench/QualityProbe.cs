@@ -129,8 +129,7 @@ internal static class QualityProbe
                 var options = new FeatureOptions { Backbones = BackboneCatalog.Default.Resolve(backbones), Views = views, ModelsDirectory = models, Precision = precision };
                 if (int8)
                 {
-                    using var fp32 = (options with { Precision = Precision.Fp32 }).OpenBackbones();
-                    options = options with { Calibrations = BackboneCalibration.Calibrate(fp32, options, train, new HeadOptions().Seed, CancellationToken.None) };
+                    options = options with { Calibrations = BackboneCalibration.Calibrate(options, train, new HeadOptions().Seed, CancellationToken.None) };
                 }
 
                 var (trainX, trainY, testX, testY, otherX, otherY, _) = Extract(options, train, test, other, []);

@@ -32,25 +32,20 @@ internal static class StaticQuantizer
         ArgumentNullException.ThrowIfNull(fp32);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(samples);
-        var model = QuantizationGraph.Prepare(fp32);
-        var plan = QuantizationPlan.For(model.Graph, options);
-        var measured = plan.Tensors.Where(t => !plan.SharedWith.ContainsKey(t)).ToArray();
-        var existing = model.Graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
-        foreach (var name in measured.Where(existing.Add))
-        {
-            model.Graph.Output.Add(OnnxBuild.FloatValue(name, shape: null));
-        }
-
-        var input = model.Graph.Input.Single(i => i.Name == options.InputName);
-        var shape = input.Type.TensorType.Shape.Dim.Select(d => d.DimValue > 0 ? d.DimValue : 1).ToArray();
+        var modelSha256 = Sha256(fp32);
+        var (augmented, plan, measured, shape) = Augmented(fp32, options);
         var length = shape.Aggregate(1L, (a, b) => a * b);
         var collectors = measured.Select(_ => new RangeCollector()).ToArray();
         var photos = new List<string>();
 
-        // One thread: the same inputs give the same float results, hence the same record.
-        using var sessionOptions = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        // One thread: the same inputs give the same float results, hence the same record. Basic optimizations only: the
+        // layout rewrites of the higher levels keep a second copy of the weights (ResNet18's calibration session took
+        // 197 MiB at ORT_ENABLE_ALL, 64 MiB at basic; at basic, 200 photos × 2 views took about 1 s more).
+        using var sessionOptions = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC };
         // Nothing to measure (a graph whose only convolution is the first): no session, the record holds no range.
-        using var session = measured.Length == 0 ? null : new InferenceSession(model.ToByteArray(), sessionOptions);
+        ProcessMemory.Release();
+        using var session = measured.Length == 0 ? null : new InferenceSession(augmented, sessionOptions);
+        augmented = null;
         using var runOptions = new RunOptions();
         foreach (var sample in samples)
         {
@@ -97,11 +92,28 @@ internal static class StaticQuantizer
 
         return new QuantizationCalibration
         {
-            ModelSha256 = Sha256(fp32),
+            ModelSha256 = modelSha256,
             Options = options,
             PhotoSha256 = photos,
             Tensors = plan.Tensors.Select(t => plan.SharedWith.TryGetValue(t, out var source) ? parameters[source] with { Name = t } : parameters[t]).ToArray(),
         };
+    }
+
+    // The prepared float graph with every measured tensor as an output, serialized; the plan, the measured tensors and
+    // the input's shape. The parsed graph stays in here: only the bytes reach the session.
+    private static (byte[] Augmented, QuantizationPlan Plan, string[] Measured, long[] Shape) Augmented(byte[] fp32, QuantizationOptions options)
+    {
+        var model = QuantizationGraph.Prepare(fp32);
+        var plan = QuantizationPlan.For(model.Graph, options);
+        var measured = plan.Tensors.Where(t => !plan.SharedWith.ContainsKey(t)).ToArray();
+        var existing = model.Graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var name in measured.Where(existing.Add))
+        {
+            model.Graph.Output.Add(OnnxBuild.FloatValue(name, shape: null));
+        }
+
+        var input = model.Graph.Input.Single(i => i.Name == options.InputName);
+        return (model.ToByteArray(), plan, measured, input.Type.TensorType.Shape.Dim.Select(d => d.DimValue > 0 ? d.DimValue : 1).ToArray());
     }
 
     /// <summary>The int8 QDQ graph of <paramref name="fp32"/> under <paramref name="calibration"/>: the same bytes for the same inputs.</summary>
@@ -210,7 +222,7 @@ internal static class StaticQuantizer
     private static IEnumerable<NodeProto> QuantizeConvolution(GraphProto graph, Dictionary<string, TensorProto> initializers, NodeProto conv, float inputScale, Func<string, string> newName)
     {
         var weight = initializers[conv.Input[1]];
-        var w = QuantizationGraph.Floats(weight);
+        var w = FloatValues.Of(weight);
         var channels = (int)weight.Dims[0];
         var perChannel = w.Length / channels;
         var hasBias = conv.Input.Count > 2 && conv.Input[2].Length > 0;
@@ -234,7 +246,8 @@ internal static class StaticQuantizer
             }
         }
 
-        var q = new sbyte[w.Length];
+        var data = new byte[w.Length];
+        var q = MemoryMarshal.Cast<byte, sbyte>(data.AsSpan());
         for (var c = 0; c < channels; c++)
         {
             for (var k = c * perChannel; k < (c + 1) * perChannel; k++)
@@ -245,7 +258,7 @@ internal static class StaticQuantizer
 
         var nodes = new List<NodeProto>();
         var weightName = weight.Name;
-        nodes.Add(PerChannel(graph, weightName, weight.Dims, DataType.Int8, MemoryMarshal.AsBytes(q.AsSpan()).ToArray(), weightScales, DataType.Int8, sizeof(sbyte), newName));
+        nodes.Add(PerChannel(graph, weightName, weight.Dims, DataType.Int8, data, weightScales, DataType.Int8, sizeof(sbyte), newName));
         conv.Input[1] = nodes[^1].Output[0];
         if (bias is not null)
         {
@@ -264,9 +277,10 @@ internal static class StaticQuantizer
         return nodes;
     }
 
+    // Takes ownership of data (wrapped, not copied).
     private static NodeProto PerChannel(GraphProto graph, string name, IEnumerable<long> dims, DataType type, byte[] data, float[] scales, DataType zeroType, int zeroSize, Func<string, string> newName)
     {
-        var quantized = new TensorProto { Name = newName(name + Quantized), DataType = (int)type, RawData = ByteString.CopyFrom(data) };
+        var quantized = new TensorProto { Name = newName(name + Quantized), DataType = (int)type, RawData = UnsafeByteOperations.UnsafeWrap(data) };
         quantized.Dims.AddRange(dims);
         var zeros = new TensorProto { Name = newName(name + "_zero_point"), DataType = (int)zeroType, RawData = ByteString.CopyFrom(new byte[scales.Length * zeroSize]) };
         zeros.Dims.Add(scales.Length);
