@@ -52,7 +52,7 @@ public sealed class CatsDogsTrainer
     {
         ArgumentNullException.ThrowIfNull(data);
         LabelChecks.RequireLabels(data, "training");
-        var features = Options.Features;
+        var features = Options.Features with { Precision = Options.Features.TrainingPrecision };
         if (features.Precision == Precision.Int8 && features.Calibrations is null)
         {
             progress?.Report(new CatsDogsProgress("calibrating int8", 0, 1));

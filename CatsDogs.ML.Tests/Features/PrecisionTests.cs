@@ -21,6 +21,18 @@ public class PrecisionTests
     }
 
     [Fact]
+    public void TrainingPrecision_OfTheDefaultAuto_IsInt8OnlyOnTheCpuWithDotProducts_AndForBackbonesWithAFeatureMap()
+    {
+        var options = new FeatureOptions();
+        Assert.Equal(Precision.Auto, options.Precision);
+        Assert.Equal(Precisions.CpuHasInt8DotProduct ? Precision.Int8 : Precision.Fp32, options.TrainingPrecision);
+        Assert.Equal(Precision.Fp32, (options with { Device = "cuda" }).TrainingPrecision);
+        Assert.Equal(Precision.Fp32, (options with { Backbones = [options.Backbones[0] with { FeatureMapName = null }] }).TrainingPrecision);
+        Assert.Equal(Precision.Fp32, (options with { Precision = Precision.Fp32 }).TrainingPrecision);
+        Assert.Equal(Precision.Int8, (options with { Precision = Precision.Int8 }).TrainingPrecision);
+    }
+
+    [Fact]
     public void Names_RoundTrip_AndUnknownNamesAreNull()
     {
         foreach (var precision in Enum.GetValues<Precision>())

@@ -56,14 +56,15 @@ public sealed class HelloWorldFixture : IDisposable
 
     /// <summary>
     /// A classifier trained on <see cref="Train"/> as a user would, with the default views and settings: ResNet18 or
-    /// the four real backbones fused (<see cref="FusionFixture.FourBackbones"/>), in <paramref name="precision"/>.
-    /// Each is trained once per test run, by the first test that asks, and shared: fp32 ResNet18 is
-    /// <see cref="Classifier"/> itself, so tests that compare precisions never train the fp32 harness twice.
+    /// the four real backbones fused (<see cref="FusionFixture.FourBackbones"/>), in <paramref name="precision"/>
+    /// (default: the one the hello world trained in, which the default precision chose on this machine). Each is
+    /// trained once per test run, by the first test that asks, and shared: ResNet18 in the hello world's precision is
+    /// <see cref="Classifier"/> itself, so tests that compare precisions never train it twice.
     /// </summary>
-    public CatsDogsClassifier Model(bool fourFused, Precision precision = Precision.Fp32) =>
-        !fourFused && precision == Precision.Fp32
+    public CatsDogsClassifier Model(bool fourFused, Precision? precision = null) =>
+        !fourFused && (precision ?? Classifier!.Precision) == Classifier!.Precision
             ? Classifier!
-            : _models.GetOrAdd((fourFused, precision), key => new Lazy<CatsDogsClassifier>(() => new CatsDogsTrainer(fourFused
+            : _models.GetOrAdd((fourFused, precision ?? Classifier!.Precision), key => new Lazy<CatsDogsClassifier>(() => new CatsDogsTrainer(fourFused
                 ? new CatsDogsOptions { Backbones = BackboneCatalog.Default.Resolve(FusionFixture.FourBackbones), ModelsDirectory = TestEnvironment.SharedModelsDirectory, Precision = key.Precision }
                 : new CatsDogsOptions { Precision = key.Precision }).Train(Train!))).Value;
 

@@ -1,5 +1,6 @@
 using CatsDogs.ML.Backbones;
 using CatsDogs.ML.Data;
+using CatsDogs.ML.Features;
 using CatsDogs.ML.Imaging;
 using CatsDogs.ML.Tests.Backbones;
 using SkiaSharp;
@@ -41,7 +42,9 @@ public sealed class TinyModel : IDisposable
         }
 
         // The photo and its mirror: the one view set whose export takes pre-resized pixels, which the export tests need.
-        Options = new CatsDogsOptions { Backbones = [Spec], Views = ImageView.NativeAndMirror, ModelsDirectory = ModelsDirectory, UseCache = false, Folds = 3, MaxDegreeOfParallelism = 2 };
+        // Float32 on every machine: the default (auto) would train int8 on a CPU with 8-bit dot products; Int8Model and
+        // the precision tests cover int8 and the default.
+        Options = new CatsDogsOptions { Backbones = [Spec], Views = ImageView.NativeAndMirror, ModelsDirectory = ModelsDirectory, UseCache = false, Folds = 3, MaxDegreeOfParallelism = 2, Precision = Precision.Fp32 };
         Classifier = new CatsDogsTrainer(Options).Train(ImageDataset.FromFolder(PhotosDirectory));
         Classifier.Save(ModelPath);
     }

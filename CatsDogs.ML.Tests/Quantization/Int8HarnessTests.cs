@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using CatsDogs.ML.Backbones;
 using CatsDogs.ML.Data;
+using CatsDogs.ML.Evaluation;
 using CatsDogs.ML.Explain;
 using CatsDogs.ML.Features;
 using CatsDogs.ML.Imaging;
@@ -28,10 +29,10 @@ public class Int8HarnessTests(ITestOutputHelper output)
         var check = all.Where(p => !train.Contains(p)).Take(100).ToArray();
         var options = new CatsDogsOptions
         {
-            Backbones = [KnownBackbones.ResNet18], Views = [ImageView.Native], ModelsDirectory = TestEnvironment.SharedModelsDirectory, UseCache = false, Folds = 3,
+            Backbones = [KnownBackbones.ResNet18], Views = [ImageView.Native], ModelsDirectory = TestEnvironment.SharedModelsDirectory, UseCache = false, Folds = 3, Precision = Precision.Fp32,
         };
         using var fp32 = new CatsDogsTrainer(options).Train(train);
-        using var int8 = new CatsDogsTrainer(options with { Features = options.Features with { Precision = Precision.Int8 } }).Train(train);
+        using var int8 = new CatsDogsTrainer(options with { Precision = Precision.Int8 }).Train(train);
         var p32 = check.Select(p => fp32.Predict(p.Path).DogProbability).ToArray();
         var p8 = check.Select(p => int8.Predict(p.Path).DogProbability).ToArray();
         var deltas = p32.Zip(p8, (a, b) => (double)Math.Abs(a - b)).ToArray();
@@ -98,7 +99,7 @@ public class Int8QualityHarnessTests(HelloWorldFixture trained, ITestOutputHelpe
     [HarnessFact]
     public void ResNet18_Int8Explain_CamPeakInTheSameGridCellOn90_AndInTheSameOrANeighbouringCellOn97_Of100DevPhotos()
     {
-        var fp32 = trained.Model(fourFused: false);
+        var fp32 = trained.Model(fourFused: false, Precision.Fp32);
         var int8 = trained.Model(fourFused: false, Precision.Int8);
         // The dev split lists cats first: 50 of each, drawn with a seed.
         var shuffled = trained.Test!.Shuffle(seed: 23);
@@ -141,14 +142,14 @@ public class Int8QualityHarnessTests(HelloWorldFixture trained, ITestOutputHelpe
     private (double Dev, double Other) Compare(string name, bool fourFused, double bar)
     {
         var clock = Stopwatch.StartNew();
-        var fp32 = trained.Model(fourFused);
+        var fp32 = trained.Model(fourFused, Precision.Fp32);
         var int8 = trained.Model(fourFused, Precision.Int8);
         var trainTime = clock.Elapsed;
         Assert.Equal(Precision.Int8, int8.Precision);
         Assert.Equal(fp32.Views, int8.Views);
         var otherPets = ImageDataset.FromFolder(TestEnvironment.OtherPetsDirectory);
-        var dev32 = fourFused ? fp32.Evaluate(trained.Test!) : trained.Report!;
-        var dev8 = int8.Evaluate(trained.Test!);
+        EvaluationReport Dev(CatsDogsClassifier model) => ReferenceEquals(model, trained.Classifier) ? trained.Report! : model.Evaluate(trained.Test!);
+        var (dev32, dev8) = (Dev(fp32), Dev(int8));
         var other32 = fp32.Evaluate(otherPets);
         var other8 = int8.Evaluate(otherPets);
         Assert.Equal(600, other8.Count);

@@ -64,6 +64,7 @@ public class Int8IntegrationTests(Int8Model model, ITestOutputHelper output)
             ("other.zip", m => m["backbones"]![0]!["calibration"] = m["backbones"]![0]!["calibration"]!.GetValue<string>().Replace(model.Int8.Calibrations![0].ModelSha256, new string('a', 64), StringComparison.Ordinal),
                 "an int8 calibration was made on file " + new string('a', 64)),
             ("int4.zip", m => m["precision"] = "int4", "precision 'int4'"),
+            ("auto.zip", m => m["precision"] = "auto", "precision 'auto'"), // a choice training resolves, never a saved precision
             ("fp32.zip", m => m["precision"] = "fp32", "it is fp32 but lists int8 calibrations"),
             ("unmapped.zip", m => m["backbones"]![0]!["spec"]!.AsObject().Remove("featureMapName"), "it is int8 but backbone 'convnet' names no feature map"),
         };
@@ -178,6 +179,40 @@ public class Int8IntegrationTests(Int8Model model, ITestOutputHelper output)
     }
 
     [Fact]
+    public void DefaultPrecision_TrainsInt8WhereTheCpuHasDotProducts_Fp32Elsewhere_AndTheModelRecordsWhichOne()
+    {
+        var expected = Precisions.CpuHasInt8DotProduct ? Precision.Int8 : Precision.Fp32;
+        var options = model.Fp32Options with { Precision = new FeatureOptions().Precision };
+        Assert.Equal(Precision.Auto, options.Precision);
+        using var trained = new CatsDogsTrainer(options).Train(ImageDataset.FromFolder(model.PhotosDirectory));
+        Assert.Equal(expected, trained.Precision);
+        Assert.Equal(expected == Precision.Int8, trained.Calibrations is not null);
+        using var dir = TestEnvironment.NewTempDirectory();
+        trained.Save(dir.File("auto.zip"));
+        Assert.Equal(Precisions.Name(expected), CatsDogsClassifier.Inspect(dir.File("auto.zip")).Precision);
+
+        // Auto is a training choice: features computed without training (the workers' pipeline) are float32.
+        using var pipeline = FeaturePipeline.Open(options.Features);
+        using var fp32 = FeaturePipeline.Open(model.Fp32Options.Features);
+        var photo = File.ReadAllBytes(model.Photos[0]);
+        Assert.Equal(fp32.Extract(photo), pipeline.Extract(photo));
+    }
+
+    [Fact]
+    public void Cli_TrainWithoutPrecision_SaysWhichOneAutoChose()
+    {
+        using var dir = TestEnvironment.NewTempDirectory();
+        var catalogue = dir.File("catalogue.json");
+        File.WriteAllText(catalogue, BackboneCatalogJson.Serialize([Int8Model.Spec]));
+        var train = CliProcess.Run(Timeout, "train", model.PhotosDirectory, "--out", dir.File("auto.zip"), "--backbones", "convnet", "--catalog", catalogue, "--models-dir", model.ModelsDirectory,
+            "--no-cache", "--views", "native,native+mirror", "--folds", "3", "--calibration-photos", "10");
+        Assert.True(train.ExitCode == 0, train.Stderr);
+        var expected = Precisions.CpuHasInt8DotProduct ? "int8" : "fp32";
+        Assert.Contains($"precision {expected} (auto)", train.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"Precision:  {expected}", CliProcess.Run(Timeout, "info", dir.File("auto.zip")).Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Cli_TrainPrecisionInt8_ThenInfoAndPredict_FollowIt()
     {
         using var dir = TestEnvironment.NewTempDirectory();
@@ -185,7 +220,8 @@ public class Int8IntegrationTests(Int8Model model, ITestOutputHelper output)
         File.WriteAllText(catalogue, BackboneCatalogJson.Serialize([Int8Model.Spec]));
         var saved = dir.File("int8.zip");
         var help = CliProcess.Run(Timeout, "train", "--help");
-        Assert.Contains($"{Precisions.Names[0]} or {Precisions.Names[1]}", help.Stdout, StringComparison.Ordinal);
+        Assert.Contains(string.Join(", ", Precisions.Names), help.Stdout, StringComparison.Ordinal);
+        Assert.Contains("[default: auto]", help.Stdout, StringComparison.Ordinal);
 
         var train = CliProcess.Run(Timeout, "train", model.PhotosDirectory, "--out", saved, "--backbones", "convnet", "--catalog", catalogue, "--models-dir", model.ModelsDirectory,
             "--no-cache", "--views", "native,native+mirror", "--folds", "3", "--precision", "int8", "--calibration-photos", "10");

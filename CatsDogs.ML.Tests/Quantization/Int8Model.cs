@@ -39,8 +39,8 @@ public sealed class Int8Model : IDisposable
             File.WriteAllBytes(Path.Combine(PhotosDirectory, $"dog.{i}.png"), TinyModel.Photo(dog: true, i));
         }
 
-        Fp32Options = new CatsDogsOptions { Backbones = [Spec], Views = ImageView.NativeAndMirror, ModelsDirectory = ModelsDirectory, UseCache = false, Folds = 3, MaxDegreeOfParallelism = 2 };
-        Int8Options = Fp32Options with { Features = Fp32Options.Features with { Precision = Precision.Int8, CalibrationPhotos = 10 } };
+        Fp32Options = new CatsDogsOptions { Backbones = [Spec], Views = ImageView.NativeAndMirror, ModelsDirectory = ModelsDirectory, UseCache = false, Folds = 3, MaxDegreeOfParallelism = 2, Precision = Precision.Fp32 };
+        Int8Options = Fp32Options with { Features = Fp32Options.Features with { CalibrationPhotos = 10 }, Precision = Precision.Int8 };
         Fp32 = new CatsDogsTrainer(Fp32Options).Train(ImageDataset.FromFolder(PhotosDirectory));
         Int8 = new CatsDogsTrainer(Int8Options).Train(ImageDataset.FromFolder(PhotosDirectory));
         Int8.Save(Int8Path);

@@ -40,11 +40,24 @@ public sealed record FeatureOptions
     public string Device { get; init; } = "cpu";
 
     /// <summary>
-    /// The backbones' arithmetic (default <see cref="Features.Precision.Fp32"/>). With <see cref="Features.Precision.Int8"/>
-    /// training calibrates each backbone on <see cref="CalibrationPhotos"/> training photos and runs its QDQ graph, built
-    /// in memory from the float32 file; the saved model records the calibration. Int8 runs on the CPU only.
+    /// The backbones' arithmetic (default <see cref="Features.Precision.Auto"/>: int8 where the CPU runs it fast, see
+    /// <see cref="TrainingPrecision"/>). With <see cref="Features.Precision.Int8"/> training calibrates each backbone on
+    /// <see cref="CalibrationPhotos"/> training photos and runs its QDQ graph, built in memory from the float32 file; the
+    /// saved model records the calibration. Int8 runs on the CPU only.
     /// </summary>
-    public Precision Precision { get; init; } = Precision.Fp32;
+    public Precision Precision { get; init; } = Precision.Auto;
+
+    /// <summary>
+    /// The precision training runs in: <see cref="Precision"/>, or for <see cref="Features.Precision.Auto"/> int8 where the
+    /// backbones run on the CPU, the CPU has 8-bit dot-product instructions (<see cref="Precisions.CpuHasInt8DotProduct"/>)
+    /// and every backbone names its feature map, else fp32 (docs/quantization.md, "int8 by default").
+    /// </summary>
+    public Precision TrainingPrecision => Precision != Precision.Auto ? Precision
+        : ExecutionDevice.Parse(Device) is null && Precisions.CpuHasInt8DotProduct && Backbones.All(b => b.CanRunInt8) ? Precision.Int8
+        : Precision.Fp32;
+
+    /// <summary>These options with <see cref="Features.Precision.Auto"/> read as fp32: for features computed without training, which cannot calibrate.</summary>
+    internal FeatureOptions AutoAsFp32 => Precision == Precision.Auto ? this with { Precision = Precision.Fp32 } : this;
 
     /// <summary>With <see cref="Features.Precision.Int8"/>: training photos each backbone is calibrated on, drawn stratified by label with the head's seed (default 200).</summary>
     public int CalibrationPhotos { get; init; } = DefaultCalibrationPhotos;

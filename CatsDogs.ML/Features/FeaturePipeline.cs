@@ -24,7 +24,7 @@ public sealed class FeaturePipeline : IDisposable
         _extractor = FeatureExtractor.Create(backbones, options);
     }
 
-    /// <summary>Checks <paramref name="options"/> and opens their backbones.</summary>
+    /// <summary>Checks <paramref name="options"/> and opens their backbones (<see cref="Precision.Auto"/> opens them in float32).</summary>
     /// <exception cref="ArgumentException">An option is out of range.</exception>
     /// <exception cref="BackboneFileNotFoundException">A backbone file is missing.</exception>
     /// <exception cref="BackboneMismatchException">A backbone file does not match its spec.</exception>
@@ -34,7 +34,7 @@ public sealed class FeaturePipeline : IDisposable
     public static FeaturePipeline Open(FeatureOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        options = options.AutoAsFp32.Validate();
         var backbones = options.OpenBackbones();
         try
         {

@@ -6,7 +6,7 @@ namespace CatsDogs.ML.Features;
 /// <summary>The arithmetic the backbones run in. Recorded in saved models; the head always runs in float32.</summary>
 public enum Precision
 {
-    /// <summary>The backbone files as published, in 32-bit floats (the default).</summary>
+    /// <summary>The backbone files as published, in 32-bit floats.</summary>
     Fp32,
 
     /// <summary>
@@ -14,15 +14,27 @@ public enum Precision
     /// in memory, from its float32 file and a calibration recorded in the saved model. CPU only.
     /// </summary>
     Int8,
+
+    /// <summary>
+    /// The default: training chooses <see cref="Int8"/> where it runs fast and holds the log loss — the backbones run on
+    /// the CPU, the CPU has 8-bit dot-product instructions (<see cref="Precisions.CpuHasInt8DotProduct"/>) and every
+    /// backbone names its feature map — and <see cref="Fp32"/> elsewhere (<see cref="FeatureOptions.TrainingPrecision"/>).
+    /// Features computed without training (<see cref="FeaturePipeline"/>, the broker's workers) are float32. Never saved:
+    /// a model records the precision it was trained in.
+    /// </summary>
+    Auto,
 }
 
 /// <summary>The names precisions have in saved models, on the command line and in messages.</summary>
 public static class Precisions
 {
-    /// <summary>Every precision's name, in enum order: <c>fp32</c>, <c>int8</c>.</summary>
+    /// <summary>Every precision's name, in enum order: <c>fp32</c>, <c>int8</c>, <c>auto</c>.</summary>
     public static IReadOnlyList<string> Names { get; } = Enum.GetValues<Precision>().Select(Name).ToArray();
 
-    /// <summary>The lower-case name of <paramref name="precision"/> (<c>fp32</c>, <c>int8</c>).</summary>
+    /// <summary>The names a saved model can record: <c>fp32</c>, <c>int8</c>.</summary>
+    public static IReadOnlyList<string> SavedNames { get; } = [Name(Precision.Fp32), Name(Precision.Int8)];
+
+    /// <summary>The lower-case name of <paramref name="precision"/> (<c>fp32</c>, <c>int8</c>, <c>auto</c>).</summary>
     public static string Name(Precision precision) => precision.ToString().ToLowerInvariant();
 
     /// <summary>The precision named <paramref name="name"/> (case-insensitive), or null.</summary>

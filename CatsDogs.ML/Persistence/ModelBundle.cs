@@ -247,9 +247,9 @@ internal static class ModelBundle
 
     private static ManifestContent Check(ManifestContent manifest, string path)
     {
-        if (Precisions.Parse(manifest.Precision) is not { } precision || Precisions.Name(precision) != manifest.Precision)
+        if (Precisions.Parse(manifest.Precision) is not { } precision || precision == Features.Precision.Auto || Precisions.Name(precision) != manifest.Precision)
         {
-            throw new ModelBundleException(path, $"Model '{path}' runs its backbones in precision '{manifest.Precision}'; this version of CatsDogs.ML runs {string.Join(" and ", Precisions.Names)}. Upgrade CatsDogs.ML to load it.");
+            throw new ModelBundleException(path, $"Model '{path}' runs its backbones in precision '{manifest.Precision}'; this version of CatsDogs.ML runs {string.Join(" and ", Precisions.SavedNames)}. Upgrade CatsDogs.ML to load it.");
         }
 
         // An int8 model rebuilds each quantized graph from its float32 file and the calibration recorded for it.

@@ -34,10 +34,12 @@ internal static class TrainCommand
             var dataset = Photos.Folder(dataDir, token, folder is null ? [] : [folder]);
             if (brokerOptions.Given(parse))
             {
-                if (options.Features.Precision != ML.Features.Precision.Fp32)
+                if (options.Features.Precision == ML.Features.Precision.Int8)
                 {
                     throw new ArgumentException("--broker trains fp32 models only (the workers run the float32 backbones); train int8 without --broker.");
                 }
+
+                options = options with { Precision = ML.Features.Precision.Fp32 }; // auto: what the workers compute
 
                 var broker = brokerOptions.Build(parse);
                 cli.WithProgress(progress => BrokerTraining.FillFeatureCacheAsync(options, dataset, broker, parse.GetValue(inline), BrokerCliOptions.TimeoutOf(parse, timeout), cli.Error, progress, token).GetAwaiter().GetResult());
@@ -48,7 +50,7 @@ internal static class TrainCommand
                 cli.Error.WriteLine("note: this CPU has no 8-bit dot-product instructions (AVX-VNNI, AVX-512 VNNI or Arm dot product): int8 backbones run on AVX2's saturating kernels here and may be no faster than fp32 (docs/quantization.md).");
             }
 
-            cli.Error.WriteLine($"Training on {dataset.Count} photos ({dataset.CountOf(PetLabel.Cat)} cats, {dataset.CountOf(PetLabel.Dog)} dogs) with {string.Join(" + ", options.Backbones.Select(b => b.Name))}, views {string.Join(", ", options.Views)}, precision {ML.Features.Precisions.Name(options.Features.Precision)}.");
+            cli.Error.WriteLine($"Training on {dataset.Count} photos ({dataset.CountOf(PetLabel.Cat)} cats, {dataset.CountOf(PetLabel.Dog)} dogs) with {string.Join(" + ", options.Backbones.Select(b => b.Name))}, views {string.Join(", ", options.Views)}, precision {ML.Features.Precisions.Name(options.Features.TrainingPrecision)}{(options.Features.Precision == ML.Features.Precision.Auto ? " (auto)" : "")}.");
             using var classifier = cli.WithProgress(progress => new CatsDogsTrainer(options).Train(dataset, progress, token));
             cli.ReportProviders(classifier);
             var summary = classifier.Training!;

@@ -32,7 +32,7 @@ internal sealed class TrainingOptions(string defaultBackbones)
     private readonly Option<string> _device = CommonOptions.Device();
     private readonly Option<string> _precision = new("--precision")
     {
-        Description = $"The backbones' arithmetic: {string.Join(" or ", Precisions.Names)} (int8: calibrated on --calibration-photos training photos, CPU only; docs/quantization.md).",
+        Description = $"The backbones' arithmetic: {string.Join(", ", Precisions.Names)} (auto: int8 on a CPU with 8-bit dot-product instructions, AVX-VNNI, AVX-512 VNNI or Arm dot product, which this one {(Precisions.CpuHasInt8DotProduct ? "has" : "lacks")}, else fp32, and fp32 on CUDA; int8: calibrated on --calibration-photos training photos, CPU only; docs/quantization.md).",
         DefaultValueFactory = _ => Precisions.Name(new FeatureOptions().Precision),
     };
 
@@ -96,7 +96,7 @@ internal sealed class TrainingOptions(string defaultBackbones)
             {
                 Features = options.Features with
                 {
-                    Precision = Precisions.Parse(name) ?? throw new ArgumentException($"Unknown precision '{name}': use {string.Join(" or ", Precisions.Names)}."),
+                    Precision = Precisions.Parse(name) ?? throw new ArgumentException($"Unknown precision '{name}': use {string.Join(", ", Precisions.Names)}."),
                     CalibrationPhotos = parse.GetValue(_calibrationPhotos),
                 },
             };
