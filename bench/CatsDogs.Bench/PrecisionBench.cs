@@ -25,7 +25,8 @@ namespace CatsDogs.Bench;
 /// Then the library as users run it, with the default views (<see cref="ImageView.Defaults"/>): ResNet18 and the
 /// four-backbone fusion end to end with no cache (int8 calibrated by <see cref="BackboneCalibration"/> on training
 /// photos disjoint from the measured ones); the peak memory of training ResNet18 with no cache, calibration included,
-/// in one child process per precision; the web app's p50 / p95 for one client with each of those models; and
+/// in one child process per precision, and of loading each saved model and scoring the measured photos with no cache;
+/// the web app's p50 / p95 for one client with each of those models; and
 /// <c>catsdogs worker</c> processes pinned to one core each (<c>taskset</c>) on a RabbitMQ broker. A summary table
 /// with each target, met or not, comes last.
 /// </para>
@@ -60,6 +61,7 @@ internal static class PrecisionBench
 
         using var work = new TempFolder();
         var trained = TrainedModels(training, models, work.Path, summary);
+        ScoringPeaks(trained, measured, models, work.Path, summary);
         WebApp(trained, measured, summary);
         Workers(trained, measured, brokerUri, summary);
 
@@ -231,6 +233,40 @@ internal static class PrecisionBench
         }
 
         Console.WriteLine(string.Create(Invariant, $"{peak} {seconds:F1} {calibrated}").TrimEnd());
+        return 0;
+    }
+
+    // One child process per model loads it (int8: its graph rebuilt from the float32 file and the calibration) and
+    // scores the measured photos with no cache.
+    private static void ScoringPeaks(Dictionary<Precision, string> trained, IReadOnlyList<ImageEntry> measured, string models, string work, List<SummaryRow> summary)
+    {
+        var list = Path.Combine(work, "measured.txt");
+        File.WriteAllLines(list, measured.Select(p => p.Path));
+        var peaks = new Dictionary<Precision, long>();
+        Console.WriteLine();
+        Console.WriteLine($"Loading each saved model and scoring the {measured.Count} measured photos, no cache, one child process each:");
+        Console.WriteLine();
+        foreach (var (precision, model) in trained)
+        {
+            var answer = Program.RunChild("--score-probe", list, "--probe-model", model, "--models", models).Split(' ');
+            peaks[precision] = long.Parse(answer[0], Invariant);
+            Console.WriteLine($"- {Precisions.Name(precision)}: peak RSS {answer[0]} MiB, {answer[2]} scored in {answer[1]} s");
+        }
+
+        summary.Add(new($"peak RSS (VmHWM) loading the ResNet18 model and scoring {measured.Count} photos, no cache (child process)", $"{peaks[Precision.Fp32]} MiB", $"{peaks[Precision.Int8]} MiB",
+            Ratio((double)peaks[Precision.Int8] / peaks[Precision.Fp32]), "int8 not higher than fp32", peaks[Precision.Int8] <= peaks[Precision.Fp32]));
+    }
+
+    /// <summary>
+    /// Child mode (<c>--score-probe</c>): loads <paramref name="model"/> with no cache and scores the listed photos;
+    /// prints the peak RSS in MiB, the seconds and how many were scored.
+    /// </summary>
+    public static int ScoreProbe(string list, string model, string models)
+    {
+        var clock = Stopwatch.StartNew();
+        using var classifier = CatsDogsClassifier.Load(model, models, useCache: false);
+        var scored = classifier.PredictMany(ImageDataset.FromFiles(File.ReadAllLines(list))).Scored.Count;
+        Console.WriteLine(string.Create(Invariant, $"{Program.PeakMiB()} {clock.Elapsed.TotalSeconds:F1} {scored}"));
         return 0;
     }
 

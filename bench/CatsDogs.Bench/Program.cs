@@ -59,8 +59,10 @@ public static class Program
         var trainProbe = new Option<string?>("--train-probe") { Description = "Child mode: train ResNet18 on the photos listed in this file, no cache; print the peak RSS in MiB and the seconds.", Hidden = true };
         var probePrecision = new Option<string>("--probe-precision") { Description = "With --train-probe: the precision.", Hidden = true, DefaultValueFactory = _ => "fp32" };
         var probeOut = new Option<string?>("--probe-out") { Description = "With --train-probe: where the model is saved (after the peak is read).", Hidden = true };
+        var scoreProbe = new Option<string?>("--score-probe") { Description = "Child mode: load --probe-model with no cache and score the photos listed in this file; print the peak RSS in MiB, the seconds and the count.", Hidden = true };
+        var probeModel = new Option<string?>("--probe-model") { Description = "With --score-probe: the saved model.", Hidden = true };
         var otherPetsOption = new Option<string?>("--other-pets") { Description = "The other-pets photos (default $CATSDOGS_OTHER_PETS_DIR or ../shared/data/other-pets)." };
-        var root = new RootCommand("CatsDogs.ML benchmark") { photosOption, repeatOption, dataOption, modelsOption, deviceOption, rssProbe, profileDecode, batching, rssOnly, graphProbe, quality, honest, int8Option, qualityOnly, otherPetsOption, brokerOption, brokerBench, messagesOption, webLoad, worstPhotos, requestsOption, exportBench, precision, liveBench, trainProbe, probePrecision, probeOut };
+        var root = new RootCommand("CatsDogs.ML benchmark") { photosOption, repeatOption, dataOption, modelsOption, deviceOption, rssProbe, profileDecode, batching, rssOnly, graphProbe, quality, honest, int8Option, qualityOnly, otherPetsOption, brokerOption, brokerBench, messagesOption, webLoad, worstPhotos, requestsOption, exportBench, precision, liveBench, trainProbe, probePrecision, probeOut, scoreProbe, probeModel };
         root.SetAction(parse =>
         {
             var data = parse.GetValue(dataOption) ?? Environment.GetEnvironmentVariable("CATSDOGS_DATA_DIR") ?? FindShared("data/dogs-vs-cats/train");
@@ -76,6 +78,11 @@ public static class Program
             if (parse.GetValue(trainProbe) is { } list)
             {
                 return PrecisionBench.TrainProbe(list, models, parse.GetRequiredValue(probePrecision), parse.GetValue(probeOut));
+            }
+
+            if (parse.GetValue(scoreProbe) is { } scoreList)
+            {
+                return PrecisionBench.ScoreProbe(scoreList, parse.GetValue(probeModel) ?? throw new ArgumentException("--score-probe needs --probe-model."), models);
             }
 
             if (parse.GetValue(precision))
