@@ -66,8 +66,9 @@ internal static class QuantizationGraph
 
     /// <summary>
     /// Folds each BatchNormalization whose input is a convolution's output used by nothing else into that convolution:
-    /// W'[c] = W[c]·s[c], b'[c] = (b[c] − mean[c])·s[c] + beta[c] with s = gamma / √(var + ε), computed in double. The
-    /// convolution takes over the BatchNormalization's output name, so nothing downstream changes.
+    /// W'[c] = W[c]·s[c], b'[c] = (b[c] − mean[c])·s[c] + beta[c] with s = gamma / √(var + ε), computed in double, the
+    /// weights rewritten in place (<see cref="FloatValues.InPlace"/>). The convolution takes over the
+    /// BatchNormalization's output name, so nothing downstream changes.
     /// </summary>
     public static void FoldBatchNormalization(GraphProto graph)
     {
@@ -153,7 +154,6 @@ internal static class QuantizationGraph
 
         return copy;
     }
-
 
     /// <summary>A name not yet used by an initializer.</summary>
     public static string Unique(IReadOnlyDictionary<string, TensorProto> initializers, string name)

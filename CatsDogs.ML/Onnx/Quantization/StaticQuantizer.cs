@@ -42,10 +42,11 @@ internal static class StaticQuantizer
         // layout rewrites of the higher levels keep a second copy of the weights (ResNet18's calibration session took
         // 197 MiB at ORT_ENABLE_ALL, 64 MiB at basic; at basic, 200 photos × 2 views took about 1 s more).
         using var sessionOptions = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC };
-        // Nothing to measure (a graph whose only convolution is the first): no session, the record holds no range.
         ProcessMemory.Release();
+
+        // Nothing to measure (a graph whose only convolution is the first): no session, the record holds no range.
         using var session = measured.Length == 0 ? null : new InferenceSession(augmented, sessionOptions);
-        augmented = null;
+        augmented = null; // the session holds its own copy
         using var runOptions = new RunOptions();
         foreach (var sample in samples)
         {
