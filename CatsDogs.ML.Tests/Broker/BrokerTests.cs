@@ -1,5 +1,6 @@
 using System.Globalization;
 using CatsDogs.ML.Data;
+using CatsDogs.ML.Features;
 using CatsDogs.ML.RabbitMQ;
 using RabbitMQ.Client;
 using Xunit;
@@ -180,7 +181,10 @@ public sealed class BrokerTests(BrokerJobFixture fixture, ITestOutputHelper outp
             Assert.Contains("Workers answered 81 photos", remote.Stderr, StringComparison.Ordinal);
             Assert.Contains("(80 stored, 1 unusable", remote.Stderr, StringComparison.Ordinal);
             Assert.Contains("0 left for training to compute", remote.Stderr, StringComparison.Ordinal);
-            var local = CliProcess.Run(JobTimeout, "train", folder, "--out", work.File("local.zip"), "--views", "native", "--cache", work.File("local-cache"));
+            Assert.Contains("precision fp32", remote.Stderr, StringComparison.Ordinal);
+            Assert.Equal(Precisions.CpuHasInt8DotProduct, remote.Stderr.Contains("with --broker the model is fp32", StringComparison.Ordinal));
+            // Broker training is fp32 (the workers compute float32 features): the single machine trains fp32 too.
+            var local = CliProcess.Run(JobTimeout, "train", folder, "--out", work.File("local.zip"), "--views", "native", "--cache", work.File("local-cache"), "--precision", "fp32");
             Assert.True(local.ExitCode == 0, local.Stderr);
 
             // The workers filled the cache with exactly what local extraction writes, so the two models are one.

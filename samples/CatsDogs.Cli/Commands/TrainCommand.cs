@@ -39,7 +39,12 @@ internal static class TrainCommand
                     throw new ArgumentException("--broker trains fp32 models only (the workers run the float32 backbones); train int8 without --broker.");
                 }
 
-                options = options with { Precision = ML.Features.Precision.Fp32 }; // auto: what the workers compute
+                if (options.Features.Precision == ML.Features.Precision.Auto && options.Features.TrainingPrecision == ML.Features.Precision.Int8)
+                {
+                    cli.Error.WriteLine("note: with --broker the model is fp32 (the workers compute float32 features); without --broker this CPU would train int8.");
+                }
+
+                options = options with { Precision = ML.Features.Precision.Fp32 };
 
                 var broker = brokerOptions.Build(parse);
                 cli.WithProgress(progress => BrokerTraining.FillFeatureCacheAsync(options, dataset, broker, parse.GetValue(inline), BrokerCliOptions.TimeoutOf(parse, timeout), cli.Error, progress, token).GetAwaiter().GetResult());
