@@ -32,7 +32,7 @@ public static class Precisions
     public static IReadOnlyList<string> Names { get; } = Enum.GetValues<Precision>().Select(Name).ToArray();
 
     /// <summary>The names a saved model can record: <c>fp32</c>, <c>int8</c>.</summary>
-    public static IReadOnlyList<string> SavedNames { get; } = [Name(Precision.Fp32), Name(Precision.Int8)];
+    internal static IReadOnlyList<string> SavedNames { get; } = [Name(Precision.Fp32), Name(Precision.Int8)];
 
     /// <summary>The lower-case name of <paramref name="precision"/> (<c>fp32</c>, <c>int8</c>, <c>auto</c>).</summary>
     public static string Name(Precision precision) => precision.ToString().ToLowerInvariant();
